@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from tests.gradcheck import check_vjp
+from tests.reference import conv2d_naive
+from upsampling import shapes
+from upsampling.ops.conv import conv2d, conv2d_backward
+from upsampling.ops.im2col import col2im, im2col
+
+rng = np.random.default_rng(0)
+
+CASES = [
+    # (H, W, C, F, k, s, d, padding, groups)
+    (5, 5, 2, 3, (3, 3), (1, 1), (1, 1), "valid", 1),
+    (6, 7, 2, 3, (3, 3), (2, 2), (1, 1), "same", 1),
+    (7, 6, 3, 2, (2, 4), (2, 3), (1, 1), "same", 1),
+    (8, 8, 2, 2, (3, 3), (1, 1), (2, 2), "same", 1),
+    (9, 8, 1, 2, (3, 2), (1, 1), (2, 3), "valid", 1),
+    (6, 6, 4, 6, (3, 3), (1, 1), (1, 1), "same", 2),
+    (5, 6, 4, 4, (2, 2), (2, 1), (1, 1), "valid", 4),
+    (5, 5, 1, 1, (5, 5), (1, 1), (1, 1), "valid", 1),
+    (4, 4, 2, 1, (1, 1), (3, 3), (1, 1), "same", 1),
+]
+
+
+def _pads(h, w, k, s, d, padding):
+    return (shapes.conv_padding(h, k[0], s[0], d[0], padding), shapes.conv_padding(w, k[1], s[1], d[1], padding))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_matches_naive_loops(case, dtype):
+    h, w, c, f, k, s, d, padding, g = case
+    x = rng.standard_normal((2, h, w, c)).astype(dtype)
+    kern = rng.standard_normal((*k, c // g, f)).astype(dtype)
+    pads = _pads(h, w, k, s, d, padding)
+    y, _ = conv2d(x, kern, strides=s, pads=pads, dilation=d, groups=g)
+    ref = conv2d_naive(x.astype(np.float64), kern.astype(np.float64), s, pads, d, g)
+    assert y.dtype == dtype
+    assert y.shape == ref.shape
+    if padding == "same":
+        assert y.shape[1:3] == (-(-h // s[0]), -(-w // s[1]))
+    np.testing.assert_allclose(y, ref, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_gradients_by_finite_differences(case):
+    h, w, c, f, k, s, d, padding, g = case
+    x = rng.standard_normal((1, h, w, c))
+    kern = rng.standard_normal((*k, c // g, f))
+    pads = _pads(h, w, k, s, d, padding)
+
+    def fwd(x, kern):
+        return conv2d(x, kern, strides=s, pads=pads, dilation=d, groups=g)[0]
+
+    def bwd(dy):
+        return list(conv2d_backward(dy, conv2d(x, kern, strides=s, pads=pads, dilation=d, groups=g)[1]))
+
+    check_vjp(fwd, bwd, [x, kern])
+
+
+def test_im2col_col2im_are_adjoint():
+    x = rng.standard_normal((2, 9, 8, 3))
+    for k, s, d in [((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 3), (1, 1)), ((3, 2), (1, 2), (2, 3))]:
+        cols = np.array(im2col(x, k, s, d))
+        c = rng.standard_normal(cols.shape)
+        lhs = np.sum(cols * c)
+        rhs = np.sum(x * col2im(c, x.shape, s, d))
+        assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
+
+
+def test_checker_would_catch_a_broken_conv_backward():
+    x = rng.standard_normal((1, 4, 4, 1))
+    kern = rng.standard_normal((3, 3, 1, 1))
+    pads = ((1, 1), (1, 1))
+
+    def fwd(x, kern):
+        return conv2d(x, kern, pads=pads)[0]
+
+    def wrong(dy):
+        dx, dk = conv2d_backward(dy, conv2d(x, kern, pads=pads)[1])
+        return [dx, dk[::-1, ::-1]]  # flipped kernel gradient: wrong
+
+    with pytest.raises(AssertionError):
+        check_vjp(fwd, wrong, [x, kern])

@@ -1,0 +1,102 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from tests.gradcheck import check_vjp
+from tests.reference import conv_transpose2d_naive
+from upsampling import shapes
+from upsampling.ops.conv import conv2d
+from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
+
+rng = np.random.default_rng(1)
+
+
+def _crops(h, w, k, s, d, padding, op):
+    return (shapes.conv_transpose_padding(h, k[0], s[0], d[0], padding, op[0]),
+            shapes.conv_transpose_padding(w, k[1], s[1], d[1], padding, op[1]))
+
+
+GRID = [
+    (k, s, padding, op)
+    for k, s, padding in itertools.product([1, 2, 3, 4, 5], [1, 2, 3], ["valid", "same"])
+    for op in ([None] + list(range(s)))
+]
+
+
+@pytest.mark.parametrize("k,s,padding,op", GRID)
+def test_matches_naive_scatter_with_keras_shapes(k, s, padding, op):
+    h, w, c, f = 3, 4, 2, 3
+    x = rng.standard_normal((2, h, w, c))
+    kern = rng.standard_normal((k, k, f, c))
+    crops = _crops(h, w, (k, k), (s, s), (1, 1), padding, (op, op))
+    y, _ = conv_transpose2d(x, kern, strides=(s, s), crops=crops)
+    out_h = shapes.conv_transpose_output_length(h, k, s, 1, padding, op)
+    out_w = shapes.conv_transpose_output_length(w, k, s, 1, padding, op)
+    assert y.shape == (2, out_h, out_w, f)
+    ref = conv_transpose2d_naive(x, kern, (s, s), (out_h, out_w), (crops[0][0], crops[1][0]), (1, 1))
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,s,d,g", [((3, 3), (1, 1), (2, 2), 1), ((2, 3), (1, 1), (3, 1), 1),
+                                     ((3, 3), (2, 2), (1, 1), 2), ((4, 4), (2, 2), (1, 1), 4),
+                                     ((3, 2), (3, 2), (1, 1), 2)])
+def test_dilation_and_groups_match_naive(k, s, d, g):
+    x = rng.standard_normal((1, 4, 3, 4)).astype(np.float32)
+    kern = rng.standard_normal((*k, 2, 4)).astype(np.float32)  # F/g = 2 -> F = 2g
+    crops = _crops(4, 3, k, s, d, "same", (None, None))
+    y, _ = conv_transpose2d(x, kern, strides=s, crops=crops, dilation=d, groups=g)
+    assert y.dtype == np.float32
+    ref = conv_transpose2d_naive(x.astype(np.float64), kern.astype(np.float64), s, y.shape[1:3],
+                                 (crops[0][0], crops[1][0]), d, g)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,s,padding,op", [(3, 2, "same", None), (4, 2, "same", None), (3, 2, "valid", None),
+                                            (1, 3, "valid", None), (5, 3, "same", 2), (2, 2, "valid", 1)])
+def test_is_the_adjoint_of_conv2d(k, s, padding, op):
+    """<conv_transpose(x), y> == <x, conv(y)> with the matching pads, in float64."""
+    h, w = 4, 5
+    crops = _crops(h, w, (k, k), (s, s), (1, 1), padding, (op, op))
+    kern = rng.standard_normal((k, k, 3, 2))  # (kh, kw, F, C) for the transpose == (kh, kw, Cin, Fout) of conv
+    x = rng.standard_normal((2, h, w, 2))
+    y_t, _ = conv_transpose2d(x, kern, strides=(s, s), crops=crops)
+    z = rng.standard_normal(y_t.shape)
+    conv_z, _ = conv2d(z, kern, strides=(s, s), pads=crops)
+    assert conv_z.shape == x.shape
+    lhs, rhs = np.sum(y_t * z), np.sum(x * conv_z)
+    assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
+
+
+@pytest.mark.parametrize("k,s,padding,op,d,g", [(3, 2, "same", None, 1, 1), (4, 2, "same", None, 1, 1),
+                                                (3, 2, "valid", 1, 1, 1), (1, 2, "valid", None, 1, 1),
+                                                (3, 1, "same", None, 2, 1), (3, 2, "same", None, 1, 2)])
+def test_gradients_by_finite_differences(k, s, padding, op, d, g):
+    x = rng.standard_normal((1, 3, 3, 2))
+    kern = rng.standard_normal((k, k, 2, 2))
+    crops = _crops(3, 3, (k, k), (s, s), (d, d), padding, (op, op))
+    kw = dict(strides=(s, s), crops=crops, dilation=(d, d), groups=g)
+
+    def fwd(x, kern):
+        return conv_transpose2d(x, kern, **kw)[0]
+
+    def bwd(dy):
+        return list(conv_transpose2d_backward(dy, conv_transpose2d(x, kern, **kw)[1]))
+
+    check_vjp(fwd, bwd, [x, kern])
+
+
+def test_seed_example_stride_two_unit_kernel_inserts_zeros():
+    x = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    y, _ = conv_transpose2d(x, np.ones((1, 1, 1, 1), np.float32), strides=(2, 2), crops=((0, -1), (0, -1)))
+    expected = np.array([[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]], np.float32)
+    np.testing.assert_array_equal(y[0, :, :, 0], expected)
+
+
+def test_two_by_two_stride_two_tiles_scaled_kernel_copies():
+    x = np.array([[1, 2], [3, 4]], np.float64).reshape(1, 2, 2, 1)
+    a, b, c, d = 0.5, -1.0, 2.0, 3.0
+    kern = np.array([[a, b], [c, d]]).reshape(2, 2, 1, 1)
+    y, _ = conv_transpose2d(x, kern, strides=(2, 2))
+    expected = [[a, b, 2 * a, 2 * b], [c, d, 2 * c, 2 * d], [3 * a, 3 * b, 4 * a, 4 * b], [3 * c, 3 * d, 4 * c, 4 * d]]
+    np.testing.assert_array_equal(y[0, :, :, 0], expected)

@@ -1,0 +1,23 @@
+"""Dense (fully connected) kernel on the last axis: y = x @ W + b, W of shape (in, units)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def dense(x: np.ndarray, kernel: np.ndarray, bias=None) -> np.ndarray:
+    """x (..., in) -> (..., units)."""
+    y = x @ kernel
+    if bias is not None:
+        y += bias
+    return y
+
+
+def dense_backward(dy: np.ndarray, x: np.ndarray, kernel: np.ndarray, *, need_dx=True):
+    """(dx, dkernel, dbias) for y = x @ W + b; dy (..., units)."""
+    units = kernel.shape[1]
+    x2 = x.reshape(-1, kernel.shape[0])  # (..., in) -> (M, in)
+    dy2 = dy.reshape(-1, units)          # (..., units) -> (M, units)
+    dkernel = x2.T @ dy2
+    dbias = dy2.sum(axis=0)
+    dx = dy @ kernel.T if need_dx else None
+    return dx, dkernel, dbias
