@@ -36,14 +36,17 @@ def batch_norm_train_backward(dy, cache):
 
 
 def batch_norm_infer(x, gamma, beta, mean, var, *, axis: int, epsilon: float):
-    """Normalise with fixed (moving) statistics; returns (y, scale) where dy/dx = scale."""
-    scale = 1 / np.sqrt(_bcast(var, x, axis) + np.asarray(epsilon, x.dtype))
-    if gamma is not None:
-        scale = scale * _bcast(gamma, x, axis)
-    y = (x - _bcast(mean, x, axis)) * scale
+    """Normalise with fixed (moving) statistics.
+
+    Returns (y, scale, xhat): dy/dx = scale, and xhat = (x - mean) / sqrt(var + eps) for dgamma.
+    """
+    inv = 1 / np.sqrt(_bcast(var, x, axis) + np.asarray(epsilon, x.dtype))
+    xhat = (x - _bcast(mean, x, axis)) * inv
+    scale = inv if gamma is None else inv * _bcast(gamma, x, axis)
+    y = xhat if gamma is None else xhat * _bcast(gamma, x, axis)
     if beta is not None:
         y = y + _bcast(beta, x, axis)
-    return y, scale
+    return y, scale, xhat
 
 
 def _bcast(v, x, axis):

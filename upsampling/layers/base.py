@@ -1,0 +1,334 @@
+"""The Layer base class, symbolic tensors for the functional API, and Keras-style naming.
+
+A layer's life: `__init__` validates its arguments; `build(input_shape)` creates its weights the
+first time it sees an input; `forward(x, training)` computes the output and returns it with a
+backward closure ``backward(dy, grads) -> dx`` (see `upsampling.autograd`).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from upsampling import initializers
+from upsampling.autograd import Variable
+
+_name_counts: Counter = Counter()
+
+
+def clear_session() -> None:
+    """Restart layer numbering (`dense`, `dense_1`, ...), as `keras.backend.clear_session()`."""
+    _name_counts.clear()
+
+
+def to_snake_case(name: str) -> str:
+    """'UpSampling2D' -> 'up_sampling2d', 'LeakyReLU' -> 'leaky_re_lu' (Keras's rule)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def standardize_dtype(dtype, owner: str) -> str:
+    if dtype is None:
+        return "float32"
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ("float16", "float32", "float64"):
+        raise ValueError(f"{owner}: `dtype` must be a floating type (float16, float32, float64). "
+                         f"Received: dtype={dtype!r}")
+    return name
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API: a shape (batch axis None) and where it came from."""
+
+    def __init__(self, shape, dtype="float32", node=None, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.node = node  # the Node that produced it (None only transiently)
+        self.name = name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class Node:
+    """One call of a layer in a functional graph."""
+
+    def __init__(self, layer, inputs: list):
+        self.layer = layer
+        self.inputs = inputs  # list of KerasTensor
+
+
+def _to_shape(value, name: str, owner: str) -> tuple:
+    if isinstance(value, (int, np.integer)) or value is None:
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not all(
+            v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0) for v in value):
+        raise ValueError(f"{owner}: `{name}` must be a tuple of positive integers (None for an unknown "
+                         f"size). Received: {name}={value!r}")
+    return tuple(None if v is None else int(v) for v in value)
+
+
+class Layer:
+    """Base class of every layer and model."""
+
+    # Rank of the input including the batch axis (None: any rank >= min_ndim).
+    input_ndim: int | None = None
+    min_ndim: int = 2
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None,
+                 batch_input_shape=None, batch_size=None, input_dim=None, **kwargs):
+        cls = type(self).__name__
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {cls}: {kwargs}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{cls}: `name` must be a non-empty string. Received: name={name!r}")
+        self.name = name or unique_name(to_snake_case(cls))
+        self.dtype = standardize_dtype(dtype, self._owner)
+        self._trainable = bool(trainable)
+        self._variables: list[Variable] = []
+        self.built = False
+        self.input_shape_: tuple | None = None  # full input shape seen at build (batch None)
+        # Keras 2 spellings that let a first layer declare the model input.
+        self._batch_input_shape = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = _to_shape(batch_input_shape, "batch_input_shape", self._owner)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + _to_shape(input_shape, "input_shape", self._owner)
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size,) + _to_shape(input_dim, "input_dim", self._owner)
+
+    # ----------------------------------------------------------------- naming and errors
+    @property
+    def _owner(self) -> str:
+        name = getattr(self, "name", None)
+        return f"{type(self).__name__} layer '{name}'" if name else type(self).__name__
+
+    def _error(self, message: str) -> ValueError:
+        return ValueError(f"{self._owner}: {message}")
+
+    # ----------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True) -> Variable:
+        init = initializers.get(initializer)
+        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        var = Variable(value, name=name, trainable=trainable)
+        var.path = f"{self.name}/{name}"
+        self._variables.append(var)
+        return var
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+
+    @property
+    def weights(self) -> list:
+        return list(self._variables)
+
+    @property
+    def trainable_weights(self) -> list:
+        return [v for v in self.weights if v.trainable] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.trainable:
+            return self.weights
+        return [v for v in self.weights if not v.trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    def get_weights(self) -> list:
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        own = self.weights
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"{self._owner}: `set_weights` expects a list of arrays. "
+                            f"Received: {type(weights).__name__}")
+        if len(weights) != len(own):
+            raise ValueError(
+                f"{self._owner}: `set_weights` was given a list of {len(weights)} arrays, but the "
+                f"layer has {len(own)} weights ({', '.join(v.name for v in own) or 'none'}"
+                f"{'' if self.built else '; it is not built yet'})."
+            )
+        arrays = []
+        for var, w in zip(own, weights):
+            try:
+                arr = np.asarray(w, dtype=var.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"{self._owner}: weight `{var.name}` must be numeric. "
+                                f"Received an array of {np.asarray(w).dtype}") from None
+            if arr.shape != var.shape:
+                raise ValueError(f"{self._owner}: weight `{var.name}` has shape {var.shape}, which is not "
+                                 f"compatible with the provided weight shape {arr.shape}.")
+            arrays.append(arr)
+        for var, arr in zip(own, arrays):
+            var.assign(arr)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"{self._owner}: you tried to call `count_params`, but the layer isn't "
+                             f"built. Build it first, e.g. by calling it on data.")
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # ----------------------------------------------------------------- build & shapes
+    def build(self, input_shape) -> None:
+        """Create weights for `input_shape` (batch axis included). Subclasses extend this."""
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return tuple(input_shape)
+
+    def _check_input_shape(self, shape: tuple) -> None:
+        """Rank checks shared by all layers; subclasses add channel/size rules in `build`."""
+        if self.input_ndim is not None and len(shape) != self.input_ndim:
+            raise self._error(f"expected an input of rank {self.input_ndim} (batch axis included), "
+                              f"but received an input of shape {shape} (rank {len(shape)}).")
+        if len(shape) < self.min_ndim:
+            raise self._error(f"expected an input of rank >= {self.min_ndim} (batch axis included), "
+                              f"but received an input of shape {shape}.")
+
+    def _maybe_build(self, input_shape) -> None:
+        shape = tuple(input_shape)
+        if not self.built:
+            self._check_input_shape(shape)
+            self.build(shape)
+            self.input_shape_ = (None,) + shape[1:]
+            self.built = True
+        else:
+            self._check_input_shape(shape)
+            self._check_built_compatible(shape)
+
+    def _check_built_compatible(self, shape: tuple) -> None:
+        """After build, the axes that fixed weight shapes must keep their sizes."""
+        axis = getattr(self, "_weight_axis", None)
+        if axis is None or self.input_shape_ is None:
+            return
+        expected = self.input_shape_[axis]
+        if expected is not None and shape[axis] is not None and shape[axis] != expected:
+            raise self._error(f"input axis {axis} was {expected} when the layer was built, but "
+                              f"received an input of shape {shape}.")
+
+    # ----------------------------------------------------------------- calling
+    def _convert(self, x) -> np.ndarray:
+        if isinstance(x, Variable):
+            x = x.value
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{self._owner}: the input must be a numeric array. {exc}") from None
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{self._owner}: the input must be numeric. Received an array of dtype "
+                            f"{arr.dtype}.")
+        return arr.astype(self.dtype, copy=False)
+
+    def forward(self, x, training: bool = False):
+        """Compute the output for array `x`; returns (y, backward) with backward(dy, grads) -> dx."""
+        x = self._convert(x)
+        self._maybe_build(x.shape)
+        return self.call_forward(x, training)
+
+    def call_forward(self, x: np.ndarray, training: bool):
+        raise NotImplementedError
+
+    def call(self, x, training=None):
+        """Keras-style plain call on arrays (no gradients)."""
+        return self.forward(x, bool(training))[0]
+
+    def __call__(self, inputs, training=None):
+        if isinstance(inputs, KerasTensor):
+            self._maybe_build(inputs.shape)
+            out = self.compute_output_shape(inputs.shape)
+            return KerasTensor(out, dtype=self.dtype, node=Node(self, [inputs]), name=self.name)
+        return self.forward(inputs, bool(training))[0]
+
+    @property
+    def output_shape(self) -> tuple:
+        if self.input_shape_ is None:
+            raise AttributeError(f"{self._owner} has not been built, so it has no output shape yet.")
+        return self.compute_output_shape(self.input_shape_)
+
+    @property
+    def input_shape(self) -> tuple:
+        if self.input_shape_ is None:
+            raise AttributeError(f"{self._owner} has not been built, so it has no input shape yet.")
+        return self.input_shape_
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class InputLayer(Layer):
+    """Marks a model input; `Input(...)` returns its symbolic output tensor."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
+                 input_shape=None, **kwargs):
+        if shape is None and input_shape is not None:
+            shape = input_shape
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            full = _to_shape(batch_shape, "batch_shape", self._owner)
+        elif shape is not None:
+            full = (batch_size,) + _to_shape(shape, "shape", self._owner)
+        else:
+            raise self._error("needs `shape` (without the batch axis) or `batch_shape`. Received neither.")
+        self._batch_input_shape = full
+        self.input_shape_ = full
+        self.built = True
+        self.output = KerasTensor(full, dtype=self.dtype, node=Node(self, []), name=self.name)
+
+    def call_forward(self, x, training):
+        return x, lambda dy, grads: dy
+
+    def get_config(self):
+        return {"batch_shape": self._batch_input_shape, "dtype": self.dtype, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
+    """A symbolic model input of `shape` (batch axis excluded), as `keras.Input`."""
+    if name is None:
+        name = unique_name("input_layer")
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
+                      batch_shape=batch_shape).output
+
+
+def deprecated_alias(kwargs: dict, old: str, new: str, owner: str, value):
+    """Keras 2 spelling `old=` for `new=`: returns the value to use, warning once."""
+    if old in kwargs:
+        old_value = kwargs.pop(old)
+        warnings.warn(f"{owner}: argument `{old}` is deprecated; use `{new}` instead.",
+                      DeprecationWarning, stacklevel=3)
+        return old_value
+    return value

@@ -1,0 +1,56 @@
+"""A Keras-style progress bar: `12/63 ━━━━━━━━━━━━━━━━━━━━ 1s 21ms/step - loss: 0.6931`."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progbar:
+    """Progress over `target` steps; `update(step, values)` redraws the line on a terminal, or prints
+    only the final line when the stream is not a terminal (logs stay readable)."""
+
+    def __init__(self, target: int | None, width: int = 20, stream=None, verbose: int = 1):
+        self.target = target
+        self.width = width
+        self.stream = stream or sys.stdout
+        self.verbose = verbose
+        self.start = time.perf_counter()
+        self._interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_len = 0
+
+    def _line(self, step: int, values: dict) -> str:
+        elapsed = time.perf_counter() - self.start
+        per_step = elapsed / max(step, 1)
+        if self.target:
+            filled = int(self.width * min(step, self.target) / self.target)
+            bar = "\u2501" * filled + (" " if filled < self.width else "") + "\u2500" * max(self.width - filled - 1, 0)
+            head = f"{step}/{self.target} {bar}"
+        else:
+            head = f"{step}"
+        if self.target and step < self.target:
+            eta = f"{per_step * (self.target - step):.0f}s"
+        else:
+            eta = f"{elapsed:.0f}s"
+        unit = f"{per_step * 1000:.0f}ms/step" if per_step < 1 else f"{per_step:.1f}s/step"
+        stats = "".join(f" - {k}: {_fmt(v)}" for k, v in values.items())
+        return f"{head} {eta} {unit}{stats}"
+
+    def update(self, step: int, values: dict | None = None, finalize: bool = False) -> None:
+        if self.verbose == 0:
+            return
+        values = values or {}
+        done = finalize or (self.target is not None and step >= self.target)
+        line = self._line(step, values)
+        if self._interactive and self.verbose == 1:
+            pad = " " * max(self._last_len - len(line), 0)
+            self.stream.write("\r" + line + pad + ("\n" if done else ""))
+            self._last_len = len(line)
+            self.stream.flush()
+        elif done:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _fmt(v) -> str:
+    v = float(v)
+    return f"{v:.4e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4) else f"{v:.4f}"
