@@ -151,7 +151,7 @@ class Model(Trainer, Layer):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} inputs, received {len(xs)}.")
         values, backs = {}, []
         for t, value in zip(self.inputs, xs):
-            arr = t.node.layer._convert(value)
+            arr = t.node.layer._convert(value)  # the InputLayer's dtype
             if len(self.inputs) == 1:
                 self._check_input_shape(arr.shape)
             values[id(t)] = arr
@@ -212,12 +212,10 @@ class Model(Trainer, Layer):
             seen.update(id(v) for v in own_layer)
             start += len(own_layer)
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False):
-        """Print the Keras 3 summary table (or pass each line to `print_fn`)."""
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print the Keras 3 summary table (or hand it to `print_fn` as one string)."""
         from upsampling.summary import print_summary
-        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      show_trainable=show_trainable)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
@@ -325,7 +323,7 @@ class Sequential(Model):
     def forward(self, x, training: bool = False):
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers to run.")
-        x = self._layers[0]._convert(x)
+        x = self._convert(x, cast=False)  # each layer casts to its own dtype
         self._maybe_build(x.shape)
         backs = []
         for layer in self._layers:

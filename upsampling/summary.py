@@ -73,7 +73,7 @@ def _rows(model):
     return rows
 
 
-def format_summary(model, line_length=None, positions=None, show_trainable=False) -> list:
+def format_summary(model, line_length=None, positions=None) -> list:
     """The summary as a list of lines."""
     width = line_length or min(88, _terminal_width() - 4)
     positions = positions or [0.45, 0.80, 1.0]
@@ -109,19 +109,23 @@ def format_summary(model, line_length=None, positions=None, show_trainable=False
             lines.append(line("\u251c", "\u253c", "\u2524", "\u2500"))
     lines.append(line("\u2514", "\u2534", "\u2518", "\u2500"))
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    total = sum(int(np.prod(v.shape)) for v in model.weights)
+    params = sum(int(np.prod(v.shape)) for v in model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    opt_count = sum(int(np.prod(np.shape(v))) for v in (getattr(optimizer, "variables", None) or []))
+    total = params + opt_count  # Keras counts optimizer state in the total once it exists
     itemsize = np.dtype(model.dtype).itemsize
     lines.append(f" Total params: {total:,} ({_size(total, itemsize)})")
     lines.append(f" Trainable params: {trainable:,} ({_size(trainable, itemsize)})")
-    lines.append(f" Non-trainable params: {total - trainable:,} ({_size(total - trainable, itemsize)})")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and getattr(optimizer, "variables", None):
-        count = sum(int(np.prod(np.shape(v))) for v in optimizer.variables)
-        if count:
-            lines.append(f" Optimizer params: {count:,} ({_size(count, itemsize)})")
+    lines.append(f" Non-trainable params: {params - trainable:,} ({_size(params - trainable, itemsize)})")
+    if opt_count:
+        lines.append(f" Optimizer params: {opt_count:,} ({_size(opt_count, itemsize)})")
     return lines
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None, show_trainable=False):
-    for text in format_summary(model, line_length, positions, show_trainable):
-        (print_fn or print)(text)
+def print_summary(model, line_length=None, positions=None, print_fn=None):
+    """Print the table; a `print_fn` receives it as one string ending in a newline, as in Keras."""
+    text = "\n".join(format_summary(model, line_length, positions))
+    if print_fn is None:
+        print(text)
+    else:
+        print_fn(text + "\n")

@@ -231,7 +231,8 @@ class Layer:
                               f"received an input of shape {shape}.")
 
     # ----------------------------------------------------------------- calling
-    def _convert(self, x) -> np.ndarray:
+    def _convert(self, x, cast: bool = True) -> np.ndarray:
+        """`x` as an array of this layer's dtype; TypeError for non-numeric data."""
         if isinstance(x, Variable):
             x = x.value
         try:
@@ -241,7 +242,7 @@ class Layer:
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{self._owner}: the input must be numeric. Received an array of dtype "
                             f"{arr.dtype}.")
-        return arr.astype(self.dtype, copy=False)
+        return arr.astype(self.dtype, copy=False) if cast else arr
 
     def forward(self, x, training: bool = False):
         """Compute the output for array `x`; returns (y, backward) with backward(dy, grads) -> dx."""
