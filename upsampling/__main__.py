@@ -1,0 +1,3 @@
+from upsampling.cli import main
+import sys
+sys.exit(main())
