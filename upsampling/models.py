@@ -13,6 +13,12 @@ from upsampling.layers.base import InputLayer, KerasTensor, Layer, Node, unique_
 from upsampling.training import Trainer
 
 
+def load_model(filepath, compile=False):
+    """Load a model saved with `model.save(filepath)`."""
+    from upsampling.saving import load_model as _load
+    return _load(filepath, compile=compile)
+
+
 class Model(Trainer, Layer):
     """Functional model ``Model(inputs, outputs)``: a graph of layer calls on symbolic tensors."""
 
@@ -218,8 +224,25 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+        from upsampling.saving import model_config
+        return model_config(self)["config"]
+
+    def save(self, filepath, overwrite=True):
+        """Architecture and weights in one file, written atomically (see `upsampling.saving`)."""
+        from pathlib import Path
+
+        from upsampling.saving import save_model
+        if not overwrite and Path(filepath).exists():
+            raise FileExistsError(f"Model '{self.name}': {filepath} exists and overwrite=False.")
+        return save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite=True):
+        from upsampling.saving import save_weights
+        return save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        from upsampling.saving import load_weights
+        load_weights(self, filepath)
 
 
 class Sequential(Model):
@@ -344,8 +367,3 @@ class Sequential(Model):
                                node=Node(self, [inputs]), name=self.name)
         return self.forward(inputs, bool(training))[0]
 
-    def get_config(self):
-        config = super().get_config()
-        if self.built:
-            config["build_input_shape"] = self.input_shape_
-        return config

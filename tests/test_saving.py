@@ -1,0 +1,73 @@
+"""model.save / load_model / save_weights round trips, atomic writes and clear errors."""
+import os
+
+import numpy as np
+import pytest
+
+from upsampling import layers
+from upsampling.models import Model, Sequential, load_model
+from upsampling.saving import atomic_write_bytes
+
+rng = np.random.default_rng(5)
+
+
+def _generator():
+    return Sequential([layers.Input((10,)), layers.Dense(7 * 7 * 8), layers.LeakyReLU(0.2), layers.Reshape((7, 7, 8)),
+                       layers.Conv2DTranspose(4, 4, strides=2, padding="same"), layers.BatchNormalization(),
+                       layers.UpSampling2D(interpolation="bilinear"), layers.Dropout(0.3),
+                       layers.Conv2D(1, 3, padding="same", activation="tanh")])
+
+
+def test_sequential_round_trip(tmp_path):
+    g = _generator()
+    g.layers[4].moving_mean.assign(rng.standard_normal(4))  # non-trainable state is saved too
+    x = rng.standard_normal((3, 10)).astype(np.float32)
+    path = g.save(tmp_path / "g.model")
+    g2 = load_model(path)
+    np.testing.assert_array_equal(g.predict(x, verbose=0), g2.predict(x, verbose=0))
+    assert [l.name for l in g2.layers] == [l.name for l in g.layers]
+    assert g2.layers[3].get_config() == g.layers[3].get_config()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_functional_and_nested_round_trip(tmp_path):
+    i = layers.Input((10,))
+    h = layers.Dense(5)(i)
+    shared = layers.Dense(5, activation="relu")
+    out = layers.Dense(2)(shared(shared(h)))
+    f = Model(i, [out, h])
+    x = rng.standard_normal((4, 10)).astype(np.float32)
+    f2 = load_model(f.save(tmp_path / "f.model"))
+    for a, b in zip(f.predict(x, verbose=0), f2.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    g = _generator()
+    d = Sequential([layers.Input((28, 28, 1)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+    gan = Sequential([g, d])
+    gan2 = load_model(gan.save(tmp_path / "gan.model"))
+    np.testing.assert_array_equal(gan.predict(x, verbose=0), gan2.predict(x, verbose=0))
+
+
+def test_weights_only_round_trip(tmp_path):
+    g, g2 = _generator(), _generator()
+    g.save_weights(tmp_path / "w.npz")
+    g2.load_weights(tmp_path / "w.npz")
+    for a, b in zip(g.get_weights(), g2.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_model(tmp_path / "missing.model")
+    (tmp_path / "junk.model").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a model saved by upsampling"):
+        load_model(tmp_path / "junk.model")
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "ckpt"
+    atomic_write_bytes(target, b"good")
+
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, object())  # fails mid-write
+    assert target.read_bytes() == b"good"
+    assert sorted(os.listdir(tmp_path)) == ["ckpt"]

@@ -1,0 +1,173 @@
+"""Save and load whole models (architecture + weights) and weights alone.
+
+A saved model is a zip archive holding `config.json` (the architecture, every layer's
+`get_config()`) and `weights.npz` (arrays in `model.weights` order). Files are written to a
+temporary file in the target folder and renamed into place, so a crash mid-save never leaves a
+truncated file. (Keras's own `.keras` files are a different format; see `upsampling.io`.)
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "upsampling-model"
+VERSION = 1
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _registry() -> dict:
+    from upsampling import layers, models
+    classes = {name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)}
+    classes.update(Sequential=models.Sequential, Model=models.Model, Functional=models.Model)
+    return classes
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def model_config(model) -> dict:
+    """A JSON-able description of the architecture (no weights)."""
+    from upsampling.models import Sequential
+    if isinstance(model, Sequential):
+        return {"class_name": "Sequential", "config": {
+            "name": model.name, "trainable": model.trainable,
+            "build_input_shape": _jsonable(model.input_shape_) if model.built else None,
+            "layers": [layer_config(l) for l in model.layers]}}
+    # functional: every layer once, then every call (node) in execution order
+    layers_cfg = [layer_config(l) for l in model.layers]
+    tensor_ids = {id(t): i for i, t in enumerate(model.inputs)}
+    nodes = []
+    for t in model._nodes:
+        nodes.append({"layer": t.node.layer.name, "inputs": [tensor_ids[id(i)] for i in t.node.inputs]})
+        tensor_ids[id(t)] = len(tensor_ids)
+    return {"class_name": "Functional", "config": {
+        "name": model.name, "trainable": model.trainable, "layers": layers_cfg, "nodes": nodes,
+        "inputs": [tensor_ids[id(t)] for t in model.inputs],
+        "outputs": [tensor_ids[id(t)] for t in model.outputs],
+        "single_output": model._single_output}}
+
+
+def layer_config(layer) -> dict:
+    from upsampling.models import Model
+    if isinstance(layer, Model):
+        return model_config(layer)
+    return {"class_name": type(layer).__name__, "config": _jsonable(layer.get_config())}
+
+
+def model_from_config(config: dict):
+    """Rebuild a model (or layer) from `model_config` output; weights are freshly initialised."""
+    from upsampling.layers.base import InputLayer
+    from upsampling.models import Model, Sequential
+    classes = _registry()
+    name, cfg = config["class_name"], config["config"]
+    if name == "Sequential":
+        model = Sequential([model_from_config(c) for c in cfg["layers"]], name=cfg["name"])
+        if cfg.get("build_input_shape"):
+            model.build(tuple(cfg["build_input_shape"]))
+        model.trainable = cfg.get("trainable", True)
+        return model
+    if name == "Functional":
+        by_name = {c["config"]["name"]: model_from_config(c) for c in cfg["layers"]}
+        tensors = {}
+        inputs_iter = iter(cfg["inputs"])
+        for layer in by_name.values():
+            if isinstance(layer, InputLayer):
+                tensors[next(inputs_iter)] = layer.output
+        next_id = len(tensors)
+        for node in cfg["nodes"]:
+            args = [tensors[i] for i in node["inputs"]]
+            tensors[next_id] = by_name[node["layer"]](args[0] if len(args) == 1 else args)
+            next_id += 1
+        outputs = [tensors[i] for i in cfg["outputs"]]
+        model = Model([tensors[i] for i in cfg["inputs"]] if len(cfg["inputs"]) > 1 else tensors[cfg["inputs"][0]],
+                      outputs[0] if cfg.get("single_output", True) else outputs, name=cfg["name"])
+        model.trainable = cfg.get("trainable", True)
+        return model
+    if name not in classes:
+        raise ValueError(f"Unknown layer class {name!r} in the saved configuration; known: {sorted(classes)}")
+    cls = classes[name]
+    cfg = dict(cfg)
+    for key in ("batch_input_shape", "batch_shape"):
+        if cfg.get(key) is not None:
+            cfg[key] = tuple(cfg[key])
+    return cls.from_config(cfg)
+
+
+def _weights_bytes(model) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{f"{i:04d}:{v.path}": v.value for i, v in enumerate(model.weights)})
+    return buf.getvalue()
+
+
+def _load_weight_arrays(data: bytes) -> list:
+    with np.load(io.BytesIO(data)) as npz:
+        return [npz[k] for k in sorted(npz.files)]
+
+
+def save_model(model, path) -> Path:
+    """Write architecture and weights to one file (atomically)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", json.dumps({"format": FORMAT, "version": VERSION}))
+        zf.writestr("config.json", json.dumps(model_config(model), indent=1))
+        zf.writestr("weights.npz", _weights_bytes(model))
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_model(path, compile: bool = False):
+    """Read a model written by `save_model` / `model.save`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load_model: no such file: {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("metadata.json"))
+            config = json.loads(zf.read("config.json"))
+            weights = _load_weight_arrays(zf.read("weights.npz"))
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"load_model: {path} is not a model saved by upsampling ({exc}).") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"load_model: {path} has format {meta.get('format')!r}, expected {FORMAT!r}.")
+    model = model_from_config(config)
+    model.set_weights(weights)
+    return model
+
+
+def save_weights(model, path) -> Path:
+    return atomic_write_bytes(path, _weights_bytes(model))
+
+
+def load_weights(model, path) -> None:
+    model.set_weights(_load_weight_arrays(Path(path).read_bytes()))
