@@ -1,0 +1,100 @@
+"""The DCGAN trainer: resume equals an uninterrupted run, Ctrl-C checkpoints, divergence is caught."""
+import numpy as np
+import pytest
+
+from upsampling.gan.trainer import GANTrainer, TrainConfig, TrainingDiverged
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from upsampling.data import load_data
+    return load_data("digits", split="train", scale="tanh")[0][:192]  # 8x8 images, 6 steps an epoch
+
+
+def _config(**kw):
+    base = dict(data="digits", upsampler="transpose", epochs=2, batch_size=32, latent_dim=8, filters=8, seed=3,
+                sample_count=16)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _weights(trainer):
+    return trainer.generator.get_weights() + trainer.discriminator.get_weights()
+
+
+def _assert_same_run(a, b):
+    for x, y in zip(_weights(a), _weights(b)):
+        np.testing.assert_array_equal(x, y)
+    assert a.history == b.history
+
+
+@pytest.mark.parametrize("upsampler", ["transpose", "nearest"])
+def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path, digits, upsampler):
+    full = GANTrainer(_config(upsampler=upsampler), tmp_path / "full", images=digits, verbose=0)
+    full.train()
+    part = GANTrainer(_config(upsampler=upsampler, max_steps=4), tmp_path / "part", images=digits, verbose=0)
+    part.train()
+    assert part.step == 4 and part.epoch == 0
+    resumed = GANTrainer(_config(upsampler=upsampler), tmp_path / "part", images=digits, verbose=0)
+    resumed.load_checkpoint()
+    resumed.train()
+    assert resumed.step == full.step == 12
+    _assert_same_run(full, resumed)
+    assert (tmp_path / "part" / "generator.model").exists()
+    assert sorted(p.name for p in (tmp_path / "full" / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+    assert (tmp_path / "full" / "losses.png").exists()
+
+
+def test_ctrl_c_writes_a_checkpoint_between_steps(tmp_path, digits):
+    full = GANTrainer(_config(epochs=1), tmp_path / "full", images=digits, verbose=0)
+    full.train()
+    run = GANTrainer(_config(epochs=1), tmp_path / "run", images=digits, verbose=0)
+    original = run.train_step
+    calls = []
+
+    def step_then_interrupt(real):
+        logs = original(real)
+        calls.append(1)
+        if len(calls) == 3:
+            run._on_sigint(2, None)  # what Ctrl-C does
+        return logs
+
+    run.train_step = step_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        run.train()
+    resumed = GANTrainer(_config(epochs=1), tmp_path / "run", images=digits, verbose=0)
+    resumed.load_checkpoint()
+    assert resumed.step == 3
+    resumed.train()
+    _assert_same_run(full, resumed)
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, digits):
+    run = GANTrainer(_config(epochs=1), tmp_path / "run", images=digits, verbose=0)
+    run.train()
+    saved = (tmp_path / "run" / "checkpoint.npz").read_bytes()
+    run.config.epochs = 2
+    kernel = run.generator.layers[0].kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 2, step 7.*last good checkpoint"):
+        run.train()
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == saved
+
+
+def test_resume_refuses_other_settings(tmp_path, digits):
+    GANTrainer(_config(max_steps=1), tmp_path / "run", images=digits, verbose=0).train()
+    other = GANTrainer(_config(upsampler="nearest"), tmp_path / "run", images=digits, verbose=0)
+    with pytest.raises(ValueError, match=r"other settings.*upsampler"):
+        other.load_checkpoint()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        GANTrainer(_config(), tmp_path / "empty", images=digits, verbose=0).load_checkpoint()
+
+
+def test_seed_makes_runs_reproducible_and_different_seeds_differ(tmp_path, digits):
+    a = GANTrainer(_config(max_steps=3), tmp_path / "a", images=digits, verbose=0)
+    b = GANTrainer(_config(max_steps=3), tmp_path / "b", images=digits, verbose=0)
+    c = GANTrainer(_config(max_steps=3, seed=4), tmp_path / "c", images=digits, verbose=0)
+    for t in (a, b, c):
+        t.train()
+    _assert_same_run(a, b)
+    assert not np.array_equal(a.generator.get_weights()[0], c.generator.get_weights()[0])

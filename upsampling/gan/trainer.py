@@ -1,0 +1,232 @@
+"""Training a DCGAN the tutorial author's way, with checkpoints that make runs resumable.
+
+Each step trains the discriminator on half a batch of real images (label 1) and half a batch of
+generated ones (label 0), then the generator through the composite model (label 1). All
+randomness (shuffling, latent points, dropout) comes from `upsampling.random`'s generator, whose
+state is checkpointed with the weights and optimizer states, so `resume` continues a run exactly
+as if it had never stopped.
+
+Files in the run folder:
+    checkpoint.npz      weights, optimizer states, RNG state, history, position (atomic, each epoch
+                        and on Ctrl-C)
+    samples/epoch_NNN.png   a grid from the same fixed latent points every epoch
+    losses.png          D and G losses per step
+    generator.model     the final generator (`upsampling.models.load_model`)
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from upsampling import random as urandom
+from upsampling.gan.dcgan import make_discriminator, make_gan, make_generator
+from upsampling.progress import Progbar
+from upsampling.saving import atomic_write_bytes
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    data: str = "mnist5k"
+    upsampler: str = "transpose"
+    epochs: int = 10
+    batch_size: int = 64
+    latent_dim: int = 100
+    filters: int = 64
+    learning_rate: float = 0.0002
+    seed: int = 0
+    max_steps: int | None = None  # stop after this many steps in total (for tests and quick looks)
+    sample_count: int = 64
+
+    def fingerprint(self) -> dict:
+        """The settings a resumed run must share with the original."""
+        d = dataclasses.asdict(self)
+        d.pop("epochs")
+        d.pop("max_steps")
+        return d
+
+
+class GANTrainer:
+    def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1):
+        from upsampling.data import load_data
+        self.config = config
+        self.out = Path(out_dir)
+        self.verbose = verbose
+        urandom.set_random_seed(config.seed)
+        self.images = images if images is not None else load_data(config.data, split="train", scale="tanh")[0]
+        shape = self.images.shape[1:]
+        self.generator = make_generator(config.latent_dim, shape, config.upsampler, config.filters)
+        self.discriminator = make_discriminator(shape, config.filters, config.learning_rate)
+        self.gan = make_gan(self.generator, self.discriminator, config.learning_rate)
+        # Fixed latent points for the sample grids: their own generator, untouched by training.
+        self.fixed_latent = np.random.default_rng(config.seed + 1).standard_normal(
+            (config.sample_count, config.latent_dim)).astype(np.float32)
+        self.epoch, self.batch, self.step = 0, 0, 0
+        self.order = None
+        self.history = {"d_loss_real": [], "d_loss_fake": [], "g_loss": [], "d_acc_real": [], "d_acc_fake": []}
+        self.stop_requested = False  # set by Ctrl-C; honoured between steps so checkpoints are consistent
+        # This run's random stream, independent of anything else that draws from the shared generator.
+        self.rng_state = urandom.get_state()
+        self._training = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(len(self.images) // self.config.batch_size, 1)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.npz"
+
+    def save_checkpoint(self) -> Path:
+        if self._training:
+            self.rng_state = urandom.get_state()
+        arrays = {}
+        for prefix, model in (("g", self.generator), ("d", self.discriminator)):
+            for i, w in enumerate(model.get_weights()):
+                arrays[f"{prefix}_weight_{i:04d}"] = w
+        for prefix, model in (("d", self.discriminator), ("gan", self.gan)):
+            for i, s in enumerate(model.optimizer.get_state()):
+                arrays[f"{prefix}_opt_{i:04d}"] = s
+        arrays["order"] = self.order if self.order is not None else np.zeros(0, np.int64)
+        meta = {"config": self.config.fingerprint(), "epoch": self.epoch, "batch": self.batch, "step": self.step,
+                "history": self.history, "rng": self.rng_state}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+
+    def load_checkpoint(self, path=None) -> None:
+        path = Path(path or self.checkpoint_path)
+        if not path.exists():
+            raise FileNotFoundError(f"resume: no checkpoint at {path}; start the run without --resume first.")
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta["config"] != self.config.fingerprint():
+                diff = {k: (meta["config"].get(k), v) for k, v in self.config.fingerprint().items()
+                        if meta["config"].get(k) != v}
+                raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
+                                 f"(saved, now): {diff}. Use the same settings or a new --out folder.")
+            for prefix, model in (("g", self.generator), ("d", self.discriminator)):
+                model.set_weights([z[k] for k in sorted(z.files) if k.startswith(f"{prefix}_weight_")])
+            for prefix, model in (("d", self.discriminator), ("gan", self.gan)):
+                model.optimizer.build(model._compiled_variables)
+                model.optimizer.set_state([z[k] for k in sorted(z.files) if k.startswith(f"{prefix}_opt_")])
+            self.order = z["order"] if z["order"].size else None
+        self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
+        self.history = meta["history"]
+        self.rng_state = meta["rng"]
+
+    # ---------------------------------------------------------------------------- training
+    def train_step(self, real: np.ndarray) -> dict:
+        rng = urandom.generator()
+        half = len(real)
+        latent = rng.standard_normal((half, self.config.latent_dim)).astype(np.float32)
+        # Fakes come from the generator in training mode (batch statistics in its BatchNormalization),
+        # the same mode the generator is trained in through the composite model.
+        fake = self.generator.forward(latent, training=True)[0]
+        d_real, acc_real = self.discriminator.train_on_batch(real, np.ones((half, 1), np.float32))
+        d_fake, acc_fake = self.discriminator.train_on_batch(fake, np.zeros((half, 1), np.float32))
+        latent = rng.standard_normal((2 * half, self.config.latent_dim)).astype(np.float32)
+        g_loss = self.gan.train_on_batch(latent, np.ones((2 * half, 1), np.float32))
+        return {"d_loss_real": d_real, "d_loss_fake": d_fake, "g_loss": g_loss,
+                "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+
+    def write_samples(self, name: str) -> Path:
+        from upsampling.plots import image_grid
+        images = self.generator.predict(self.fixed_latent, verbose=0)
+        return image_grid(images, self.out / "samples" / f"{name}.png", value_range=(-1, 1), scale=2)
+
+    def write_loss_plot(self) -> Path:
+        from upsampling.plots import loss_curves
+        d = [(a + b) / 2 for a, b in zip(self.history["d_loss_real"], self.history["d_loss_fake"])]
+        return loss_curves({"discriminator": d, "generator": self.history["g_loss"]}, self.out / "losses.png",
+                           title=f"DCGAN ({self.config.upsampler}) on {self.config.data}")
+
+    def _log(self, text: str) -> None:
+        if self.verbose:
+            print(text, flush=True)
+
+    def _on_sigint(self, signum, frame):
+        self.stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+
+    def train(self) -> dict:
+        """Run (or continue) training until `epochs` (or `max_steps`); returns the history.
+
+        Ctrl-C finishes the current step, writes a checkpoint and raises KeyboardInterrupt.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main else None
+        urandom.set_state(self.rng_state)
+        self._training = True
+        try:
+            return self._train()
+        finally:
+            self._training = False
+            self.rng_state = urandom.get_state()
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+
+    def _train(self) -> dict:
+        cfg = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        half = cfg.batch_size // 2
+        steps = self.steps_per_epoch
+        started = time.perf_counter()
+        try:
+            while self.epoch < cfg.epochs:
+                if self.order is None or self.batch == 0:
+                    self.order = urandom.generator().permutation(len(self.images))
+                self._log(f"Epoch {self.epoch + 1}/{cfg.epochs}")
+                bar = Progbar(steps, verbose=self.verbose)
+                while self.batch < steps:
+                    if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                        self.save_checkpoint()
+                        return self.history
+                    index = self.order[self.batch * half:(self.batch + 1) * half]
+                    if len(index) < half:  # a short tail: wrap around the permutation
+                        index = np.concatenate([index, self.order[:half - len(index)]])
+                    logs = self.train_step(self.images[index])
+                    bad = [k for k, v in logs.items() if not math.isfinite(v)]
+                    if bad:
+                        raise TrainingDiverged(
+                            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: "
+                            f"{', '.join(f'{k}={logs[k]}' for k in bad)}. The last good checkpoint "
+                            f"({self.checkpoint_path}) was kept; try a lower --learning-rate or another --seed.")
+                    for k, v in logs.items():
+                        self.history[k].append(float(v))
+                    self.batch += 1
+                    self.step += 1
+                    d_loss = (logs["d_loss_real"] + logs["d_loss_fake"]) / 2
+                    bar.update(self.batch, {"d_loss": d_loss, "g_loss": logs["g_loss"],
+                                            "d_acc": (logs["d_acc_real"] + logs["d_acc_fake"]) / 2})
+                    if self.stop_requested:
+                        raise KeyboardInterrupt
+                self.epoch += 1
+                self.batch = 0
+                samples = self.write_samples(f"epoch_{self.epoch:03d}")
+                self.write_loss_plot()
+                self.save_checkpoint()
+                self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}")
+        except KeyboardInterrupt:
+            if self.stop_requested:  # between two steps: the state is consistent, keep it
+                self.save_checkpoint()
+                self._log(f"\nInterrupted: checkpoint written to {self.checkpoint_path}; continue with --resume.")
+            else:  # in the middle of a step: the last checkpoint is the last consistent state
+                self._log(f"\nInterrupted mid-step: kept the last checkpoint {self.checkpoint_path}.")
+            raise
+        path = self.generator.save(self.out / "generator.model")
+        self._log(f"Finished {self.step} steps in {time.perf_counter() - started:.0f}s. Generator: {path}")
+        return self.history
