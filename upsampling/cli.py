@@ -18,7 +18,11 @@ def _train(args) -> int:
                          seed=args.seed, max_steps=args.max_steps)
     trainer = GANTrainer(config, args.out)
     if args.resume:
-        trainer.load_checkpoint()
+        try:
+            trainer.load_checkpoint()
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"Resuming at epoch {trainer.epoch + 1}, step {trainer.step} from {trainer.checkpoint_path}")
     try:
         trainer.train()

@@ -19,7 +19,7 @@ def _upsample_block(model: Sequential, upsampler: str, filters: int) -> None:
     else:
         model.add(layers.UpSampling2D(interpolation=upsampler))
         model.add(layers.Conv2D(filters, (3, 3), padding="same"))
-    model.add(layers.BatchNormalization())
+    model.add(layers.BatchNormalization(momentum=0.8))
     model.add(layers.LeakyReLU(negative_slope=0.2))
 
 
@@ -39,7 +39,9 @@ def make_generator(latent_dim: int = 100, image_shape=(28, 28, 1), upsampler: st
     model = Sequential(name=f"generator_{upsampler}")
     model.add(layers.Input((latent_dim,)))
     model.add(layers.Dense(2 * filters * base[0] * base[1]))
-    model.add(layers.BatchNormalization())
+    # momentum 0.8 (not Keras's 0.99): moving statistics must keep up within a few hundred steps,
+    # because the saved generator runs in inference mode.
+    model.add(layers.BatchNormalization(momentum=0.8))
     model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Reshape((base[0], base[1], 2 * filters)))
     _upsample_block(model, upsampler, filters)
