@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from upsampling.ops.im2col import col2im, im2col, pad2d, unpad2d
+from upsampling.ops.im2col import im2col, pad2d
 
 
 class ConvCache(NamedTuple):
@@ -48,28 +48,32 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
 
 
 def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
-    """Gradients (dx, dkernel) of conv2d given dy (N, Ho, Wo, F). dx is None if not needed."""
+    """Gradients (dx, dkernel) of conv2d given dy (N, Ho, Wo, F). dx is None if not needed.
+
+    dx is the transposed convolution of dy with the same kernel array (the adjoint): its full
+    scatter covers the padded input (N, Hp, Wp, C) up to the rows the strides never reached, so
+    the crops are the pads at the front and whatever is left at the back (negative: zeros).
+    """
+    # imported here: conv_transpose builds its stride-1 path on conv2d (module cycle)
+    from upsampling.ops.conv_transpose import conv_transpose2d
+
     kernel, groups = cache.kernel, cache.groups
     kh, kw, cg, f = kernel.shape
     fg = f // groups
     n, ho, wo, _ = dy.shape
     dy2 = dy.reshape(n * ho * wo, f)  # (N, Ho, Wo, F) -> (N*Ho*Wo, F)
     dkernel = np.empty_like(kernel)
-    dxp = np.zeros(cache.padded_shape, dtype=dy.dtype) if need_dx and groups > 1 else None
-    dx = None
     for g in range(groups):
         dyg = dy2[:, g * fg:(g + 1) * fg]
+        # (kh*kw*Cg, N*Ho*Wo) @ (N*Ho*Wo, Fg) -> (kh, kw, Cg, Fg)
         dkernel[..., g * fg:(g + 1) * fg] = (cache.cols[g].T @ dyg).reshape(kh, kw, cg, fg)
-        if need_dx:
-            wg = kernel[..., g * fg:(g + 1) * fg].reshape(kh * kw * cg, fg)
-            # (N*Ho*Wo, Fg) @ (Fg, kh*kw*Cg) -> patches (N, Ho, Wo, kh, kw, Cg)
-            dcols = (dyg @ wg.T).reshape(n, ho, wo, kh, kw, cg)
-            shape = cache.padded_shape[:3] + (cg,)
-            part = col2im(dcols, shape, cache.strides, cache.dilation)
-            if groups == 1:
-                dx = unpad2d(part, cache.pads)
-            else:
-                dxp[..., g * cg:(g + 1) * cg] = part
-    if need_dx and groups > 1:
-        dx = unpad2d(dxp, cache.pads)
+    dx = None
+    if need_dx:
+        crops = []
+        for padded, (before, after), k, s, d, out in zip(cache.padded_shape[1:3], cache.pads, (kh, kw),
+                                                          cache.strides, cache.dilation, (ho, wo)):
+            full = (out - 1) * s + (k - 1) * d + 1  # <= padded: trailing rows no window reached
+            crops.append((before, full - before - (padded - before - after)))
+        dx, _ = conv_transpose2d(dy, kernel, strides=cache.strides, crops=tuple(crops),
+                                 dilation=cache.dilation, groups=groups)
     return dx, dkernel

@@ -7,6 +7,15 @@ no kernel flip, no multiplications by inserted zeros:
     full[i*s + a*d, f] += sum_c x[i, c] * K[a, f, c]     full length (i - 1) * s + ke
 
 and the output is `full` cropped by ((top, bottom), (left, right)); a negative crop appends zeros.
+
+Two ways to compute it (same numbers up to float rounding):
+- scatter (any stride): one GEMM gives every pixel's kernel copy, then `col2im_cropped` adds the
+  kh*kw taps straight into the cropped output, in cache-sized batch blocks.
+- gather (stride 1, groups 1, C <= GATHER_MAX_IN_PER_OUT * F): a stride-1 transposed convolution
+  is a plain correlation with the flipped kernel, so `conv2d` (im2col gather + GEMM) computes it
+  with no scatter-add at all. The gather copies kh*kw*C values per output pixel, the scatter
+  reads, adds and writes kh*kw*F, so it pays off while C is not much larger than F. conv2d's
+  backward reaches this path too (its dx is this transposed convolution of dy).
 """
 from __future__ import annotations
 
@@ -14,7 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from upsampling.ops.im2col import col2im, im2col, pad2d, unpad2d
+from upsampling.ops.conv import conv2d
+from upsampling.ops.im2col import col2im_cropped, im2col, pad2d
+
+
+# use the stride-1 gather while C_in <= GATHER_MAX_IN_PER_OUT * F_out (measured break-even ~2)
+GATHER_MAX_IN_PER_OUT = 2
 
 
 class ConvTransposeCache(NamedTuple):
@@ -41,18 +55,40 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
     n, h, w, c = x.shape
     kh, kw, fg, _ = kernel.shape
     cg = c // groups
+    strides, dilation = tuple(strides), tuple(dilation)
     x2 = x.reshape(n * h * w, c)  # (N, H, W, C) -> (N*H*W, C)
-    fshape = full_shape(x.shape, kernel.shape, strides, dilation, groups)
-    parts = []
+    cache = ConvTransposeCache(x2, kernel, x.shape, crops, strides, dilation, groups)
+    if strides == (1, 1) and groups == 1 and c <= GATHER_MAX_IN_PER_OUT * fg:
+        return _stride1_gather(x, kernel, crops, dilation), cache
+    _, hf, wf, f = full_shape(x.shape, kernel.shape, strides, dilation, groups)
+    (ct, cb), (cl, cr) = crops
+    y = np.zeros((n, hf - ct - cb, wf - cl - cr, f), dtype=np.result_type(x, kernel))
     for g in range(groups):
         xg = x2 if groups == 1 else x2[:, g * cg:(g + 1) * cg]
         kg = kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg)
         # (N*H*W, Cg) @ (Cg, kh*kw*Fg) -> one kernel copy per pixel: (N, H, W, kh, kw, Fg)
         cols = (xg @ kg.T).reshape(n, h, w, kh, kw, fg)
-        parts.append(col2im(cols, fshape[:3] + (fg,), strides, dilation))
-    full = parts[0] if groups == 1 else np.concatenate(parts, axis=-1)
-    y = unpad2d(full, crops)
-    return y, ConvTransposeCache(x2, kernel, x.shape, crops, tuple(strides), tuple(dilation), groups)
+        # taps added straight into the cropped output (its channel slice for groups > 1)
+        out = y if groups == 1 else y[..., g * fg:(g + 1) * fg]
+        col2im_cropped(cols, crops, strides, dilation, out=out)
+    return y, cache
+
+
+def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple) -> np.ndarray:
+    """Stride-1 transposed convolution as a correlation with the flipped kernel (groups 1).
+
+    y[o] = sum_a x[o + crop_before - a*d] K[a] = sum_w xpad[o + w*d] K[k-1-w], with xpad = x padded
+    by ke - 1 - crop on each side (negative pads crop).
+    """
+    kh, kw = kernel.shape[:2]
+    (dh, dw) = dilation
+    (ct, cb), (cl, cr) = crops
+    eh, ew = (kh - 1) * dh, (kw - 1) * dw  # ke - 1 per axis
+    # (kh, kw, F, C) flipped in space -> conv2d layout (kh, kw, C, F)
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
+    pads = ((eh - ct, eh - cb), (ew - cl, ew - cr))
+    y, _ = conv2d(x, flipped, strides=(1, 1), pads=pads, dilation=dilation)
+    return y
 
 
 def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need_dx: bool = True):

@@ -46,6 +46,52 @@ def col2im(cols: np.ndarray, shape: tuple, strides: tuple, dilation: tuple) -> n
     return out
 
 
+def _tap_range(length: int, out_len: int, s: int, offset: int) -> tuple:
+    """Input indices [lo, hi) whose target i*s + offset lands inside [0, out_len)."""
+    lo = max(0, -(offset // s))  # smallest i with i*s + offset >= 0
+    hi = min(length, (out_len - 1 - offset) // s + 1) if out_len - 1 - offset >= 0 else 0
+    return lo, max(lo, hi)
+
+
+def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tuple, *,
+                   out: np.ndarray | None = None, block_bytes: int = 1 << 20) -> np.ndarray:
+    """`unpad2d(col2im(cols, full, ...), crops)` without the full-size detour.
+
+    cols (N, H, W, kh, kw, C) -> contiguous (N, Ho, Wo, C), the window of the full scatter
+    (length (H - 1) * s + (kh - 1) * d + 1 per axis) cropped by ((top, bottom), (left, right));
+    negative crops append zeros as in `unpad2d`. Taps landing in the cropped border are skipped.
+    `out`, if given, must be zero and of that shape (e.g. a channel slice of a larger array).
+
+    The batch is processed in blocks of about `block_bytes` of output, so the kh*kw read-add-write
+    passes over each block stay in the core's cache.
+    """
+    n, h, w, kh, kw, c = cols.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    (ct, cb), (cl, cr) = crops
+    ho = (h - 1) * sh + (kh - 1) * dh + 1 - ct - cb
+    wo = (w - 1) * sw + (kw - 1) * dw + 1 - cl - cr
+    if out is None:
+        out = np.zeros((n, ho, wo, c), dtype=cols.dtype)
+    # per tap: the input rows/cols it reads and the first output row/col it writes
+    taps = []
+    for a in range(kh):
+        i0, i1 = _tap_range(h, ho, sh, a * dh - ct)
+        for b in range(kw):
+            j0, j1 = _tap_range(w, wo, sw, b * dw - cl)
+            if i0 < i1 and j0 < j1:
+                o0, p0 = i0 * sh + a * dh - ct, j0 * sw + b * dw - cl
+                rows = slice(o0, o0 + sh * (i1 - i0 - 1) + 1, sh)
+                cols_ = slice(p0, p0 + sw * (j1 - j0 - 1) + 1, sw)
+                taps.append((a, b, slice(i0, i1), slice(j0, j1), rows, cols_))
+    step = max(1, block_bytes // max(1, ho * wo * c * cols.itemsize))
+    for n0 in range(0, n, step):
+        batch = slice(n0, n0 + step)
+        for a, b, ins, jns, rows, cols_ in taps:
+            # out[n, o, p, :] += cols[n, i, j, a, b, :] with o = i*sh + a*dh - ct, p likewise
+            out[batch, rows, cols_, :] += cols[batch, ins, jns, a, b, :]
+    return out
+
+
 def pad2d(x: np.ndarray, pads: tuple) -> np.ndarray:
     """Zero-pad (N, H, W, C) by pads ((top, bottom), (left, right)); negative values crop."""
     (t, b), (l, r) = pads
