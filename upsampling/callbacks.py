@@ -23,8 +23,25 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+
+    # Keras 2 names, still what the training-batch hooks call by default (as in Keras 3).
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class History(Callback):
@@ -34,6 +51,9 @@ class History(Callback):
         super().__init__()
         self.history: dict = {}
         self.epoch: list = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -57,27 +77,30 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch"):
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported. Received: save_freq={save_freq!r}")
         self.filepath = os.fspath(filepath)
         self.monitor, self.verbose = monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-        self.op, self.best = _monitor_op(mode, monitor, "ModelCheckpoint")
+        self.op, _ = _monitor_op(mode, monitor, "ModelCheckpoint")
+        self.best = initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
             current = logs.get(self.monitor)
-            if current is None:
+            if current is None:  # Keras 3: warn, then save as if save_best_only were False
                 warnings.warn(f"ModelCheckpoint: can save best model only with {self.monitor} available; "
-                              f"available logs: {sorted(logs)}", stacklevel=2)
+                              f"available logs: {sorted(logs)}. Saving anyway.", stacklevel=2)
+            elif self.best is not None and not self.op(current, self.best):
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                 return
-            if not self.op(current, self.best):
-                return
-            self.best = current
+            else:
+                self.best = current
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -100,7 +123,7 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
-        self.best = math.inf if self.op is np.less else -math.inf
+        self.best = None
         self.best_weights = None
 
     def _improved(self, current, reference):
@@ -108,10 +131,14 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
-        if current is None or epoch < self.start_from_epoch:
+        if current is None:
+            warnings.warn(f"EarlyStopping: conditioned on metric `{self.monitor}` which is not available. "
+                          f"Available metrics are: {','.join(logs or {})}", stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
         if self._improved(current, self.best):
             self.best, self.best_epoch = current, epoch
@@ -123,21 +150,32 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        # Keras 3: the best epoch's weights come back whether or not training stopped early.
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class LambdaCallback(Callback):
+    """Callback from plain functions: ``on_epoch_begin/on_epoch_end(epoch, logs)``,
+    ``on_train_begin/on_train_end(logs)``, ``on_train_batch_begin/on_train_batch_end(batch, logs)``;
+    other hooks (``on_test_batch_end=...``) may be passed as keywords, as in Keras."""
+
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None):
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
         super().__init__()
-        for name, fn in dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
-                             on_train_begin=on_train_begin, on_train_end=on_train_end,
-                             on_train_batch_begin=on_train_batch_begin,
-                             on_train_batch_end=on_train_batch_end).items():
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin, on_train_batch_end=on_train_batch_end)
+        for name, fn in kwargs.items():
+            if not (name.startswith("on_") and callable(getattr(Callback, name, None))):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}.")
+            hooks[name] = fn
+        for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)

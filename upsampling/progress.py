@@ -7,7 +7,8 @@ import time
 
 class Progbar:
     """Progress over `target` steps; `update(step, values)` redraws the line on a terminal, or prints
-    only the final line when the stream is not a terminal (logs stay readable)."""
+    only the final line when the stream is not a terminal (logs stay readable). `verbose=2` prints
+    only the final line, without the bar, as Keras's `verbose=2`."""
 
     def __init__(self, target: int | None, width: int = 20, stream=None, verbose: int = 1):
         self.target = target
@@ -33,6 +34,9 @@ class Progbar:
             eta = f"{elapsed:.0f}s"
         unit = f"{per_step * 1000:.0f}ms/step" if per_step < 1 else f"{per_step:.1f}s/step"
         stats = "".join(f" - {k}: {_fmt(v)}" for k, v in values.items())
+        if self.verbose == 2:  # Keras's one line per epoch, without the bar: `3/3 - 0s - 5ms/step - loss: ...`
+            count = f"{step}/{self.target}" if self.target else f"{step}"
+            return f"{count} - {eta} - {unit}{stats}"
         return f"{head} {eta} {unit}{stats}"
 
     def update(self, step: int, values: dict | None = None, finalize: bool = False) -> None:
