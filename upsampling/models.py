@@ -87,27 +87,23 @@ class Model(Trainer, Layer):
         raise ValueError(f"Model '{self.name}': no such layer: {name!r}. Existing layers: "
                          f"{[l.name for l in self.layers]}")
 
-    @property
-    def weights(self) -> list:
+    def _gather(self, attribute: str) -> list:
+        """The layers' `attribute` lists concatenated, each shared variable once."""
         out, seen = [], set()
         for layer in self.layers:
-            for v in layer.weights:
+            for v in getattr(layer, attribute):
                 if id(v) not in seen:
                     seen.add(id(v))
                     out.append(v)
         return out
 
     @property
+    def weights(self) -> list:
+        return self._gather("weights")
+
+    @property
     def trainable_weights(self) -> list:
-        if not self.trainable:
-            return []
-        out, seen = [], set()
-        for layer in self.layers:
-            for v in layer.trainable_weights:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        return out
+        return self._gather("trainable_weights") if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
@@ -117,14 +113,10 @@ class Model(Trainer, Layer):
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
+    @Layer.trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for layer in self.layers:
+        for layer in self.layers:  # as in Keras, the flag applies to every nested layer
             layer.trainable = value
 
     def compute_output_shape(self, input_shape):
