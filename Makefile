@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/default
+# The oracles the tests compare against (torch 2.13.0 is the CPU build available offline here).
+ORACLES := torch==2.13.0 keras==3.15.1
 
 .PHONY: venv test demo train clean
 
@@ -13,19 +15,22 @@ $(BIN)/activate:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install -q -e '.[test]'
-	$(BIN)/pip install -q torch==2.13.0 keras
+	$(BIN)/pip install -q -e '.[all]'
 	touch $@
 
-venv: $(VENV)/.installed
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]' $(ORACLES)
+	touch $@
 
-test: venv
+venv: $(VENV)/.test-installed
+
+test: $(VENV)/.test-installed
 	KERAS_BACKEND=torch $(BIN)/python -m pytest
 
-demo: venv
+demo: $(VENV)/.installed
 	$(BIN)/upsampling demo --out runs/demo
 
-train: venv
+train: $(VENV)/.installed
 	$(BIN)/upsampling train --out $(OUT)
 
 clean:
