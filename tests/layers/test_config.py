@@ -56,3 +56,10 @@ def test_layer_built_from_config_computes_the_same_output():
     clone(x)
     clone.set_weights(layer.get_weights())
     np.testing.assert_array_equal(clone(x), y)
+
+
+def test_keras2_alpha_spelling_of_leaky_relu_warns_and_works():
+    with pytest.warns(DeprecationWarning, match="`alpha` is deprecated"):
+        layer = layers.LeakyReLU(alpha=0.2)
+    assert layer.negative_slope == 0.2
+    np.testing.assert_allclose(layer(np.array([[-1.0, 2.0]])), [[-0.2, 2.0]])

@@ -46,7 +46,7 @@ LAYER_CASES = [
     ("upsampling_lanczos5", lambda: layers.UpSampling2D(3, interpolation="lanczos5", **F64), (1, 3, 2, 1)),
     ("reshape", lambda: layers.Reshape((2, -1), **F64), (2, 6)),
     ("flatten_cf", lambda: layers.Flatten(data_format="channels_first", **F64), (2, 2, 3, 2)),
-    ("leaky_relu", lambda: layers.LeakyReLU(alpha=0.2, **F64), (3, 5)),
+    ("leaky_relu", lambda: layers.LeakyReLU(negative_slope=0.2, **F64), (3, 5)),
     ("relu_variants", lambda: layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2, **F64), (3, 5)),
     ("activation_softmax", lambda: layers.Activation("softmax", **F64), (3, 5)),
     ("activation_gelu", lambda: layers.Activation("gelu", **F64), (3, 5)),

@@ -13,10 +13,10 @@ hashes; that does not matter here because files found on disk are read, not hash
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.request
 from pathlib import Path
+
+from upsampling.atomic import atomic_target
 
 FILES = (
     "train-images-idx3-ubyte.gz",
@@ -87,10 +87,10 @@ def download_files(files: dict, base_url: str, dest_dir, *, timeout: float = 60.
 
 
 def _fetch_one(url: str, name: str, expected: str, dest_dir: Path, timeout: float) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
-    try:
+    target = dest_dir / name
+    with atomic_target(target, suffix=".part") as tmp:  # renamed into place only if the hash matches
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             for block in iter(lambda: resp.read(_CHUNK), b""):
                 h.update(block)
                 out.write(block)
@@ -100,9 +100,4 @@ def _fetch_one(url: str, name: str, expected: str, dest_dir: Path, timeout: floa
                 f"SHA-256 mismatch for {name} downloaded from {url}: "
                 f"expected {expected}, got {actual}. The file was discarded."
             )
-        target = dest_dir / name
-        os.replace(tmp, target)
-        return target
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return target

@@ -11,7 +11,7 @@ from upsampling.optimizers import Adam
 UPSAMPLERS = ("transpose", "nearest", "bilinear", "bicubic")
 
 
-def _upsample_block(model: Sequential, upsampler: str, filters: int) -> None:
+def _upsample_block(model: Sequential, upsampler: str, filters: int, batchnorm: bool = True) -> None:
     """Double height and width: the seed's two ways, then BatchNorm and LeakyReLU."""
     if upsampler == "transpose":
         # 4x4 kernel, stride 2: the kernel size is a multiple of the stride (even overlap).
@@ -19,12 +19,13 @@ def _upsample_block(model: Sequential, upsampler: str, filters: int) -> None:
     else:
         model.add(layers.UpSampling2D(interpolation=upsampler))
         model.add(layers.Conv2D(filters, (3, 3), padding="same"))
-    model.add(layers.BatchNormalization(momentum=0.8))
+    if batchnorm:
+        model.add(layers.BatchNormalization(momentum=0.8))
     model.add(layers.LeakyReLU(negative_slope=0.2))
 
 
 def make_generator(latent_dim: int = 100, image_shape=(28, 28, 1), upsampler: str = "transpose",
-                   filters: int = 64) -> Sequential:
+                   filters: int = 64, batchnorm: bool = True) -> Sequential:
     """latent (N, latent_dim) -> images (N, H, W, C) in [-1, 1]; H and W must be multiples of 4.
 
     Dense -> Reshape to (H/4, W/4, 2*filters) -> two upsampling blocks -> Conv2D(C, 5x5, tanh).
@@ -41,25 +42,27 @@ def make_generator(latent_dim: int = 100, image_shape=(28, 28, 1), upsampler: st
     model.add(layers.Dense(2 * filters * base[0] * base[1]))
     # momentum 0.8 (not Keras's 0.99): moving statistics must keep up within a few hundred steps,
     # because the saved generator runs in inference mode.
-    model.add(layers.BatchNormalization(momentum=0.8))
+    if batchnorm:
+        model.add(layers.BatchNormalization(momentum=0.8))
     model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Reshape((base[0], base[1], 2 * filters)))
-    _upsample_block(model, upsampler, filters)
-    _upsample_block(model, upsampler, filters // 2)
+    _upsample_block(model, upsampler, filters, batchnorm)
+    _upsample_block(model, upsampler, filters // 2, batchnorm)
     model.add(layers.Conv2D(c, (5, 5), activation="tanh", padding="same"))
     return model
 
 
-def make_discriminator(image_shape=(28, 28, 1), filters: int = 64, learning_rate: float = 0.0002) -> Sequential:
+def make_discriminator(image_shape=(28, 28, 1), filters: int = 64, learning_rate: float = 0.0002,
+                       dropout: float = 0.4) -> Sequential:
     """image -> probability of being real; compiled with Adam(lr, beta_1=0.5) and binary cross-entropy."""
     model = Sequential(name="discriminator")
     model.add(layers.Input(tuple(image_shape)))
     model.add(layers.Conv2D(filters, (3, 3), strides=(2, 2), padding="same"))
     model.add(layers.LeakyReLU(negative_slope=0.2))
-    model.add(layers.Dropout(0.4))
+    model.add(layers.Dropout(dropout))
     model.add(layers.Conv2D(filters, (3, 3), strides=(2, 2), padding="same"))
     model.add(layers.LeakyReLU(negative_slope=0.2))
-    model.add(layers.Dropout(0.4))
+    model.add(layers.Dropout(dropout))
     model.add(layers.Flatten())
     model.add(layers.Dense(1, activation="sigmoid"))
     model.compile(loss="binary_crossentropy", optimizer=Adam(learning_rate=learning_rate, beta_1=0.5),

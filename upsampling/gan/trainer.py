@@ -1,7 +1,8 @@
 """Training a DCGAN the tutorial author's way, with checkpoints that make runs resumable.
 
-Each step trains the discriminator on half a batch of real images (label 1) and half a batch of
-generated ones (label 0), then the generator through the composite model (label 1). All
+Each step trains the discriminator on one batch made of half real images (label 1) and half
+generated ones (label 0), as the tutorial's author does, then the generator through the composite
+model (label 1). All
 randomness (shuffling, latent points, dropout) comes from `upsampling.random`'s generator, whose
 state is checkpointed with the weights and optimizer states, so `resume` continues a run exactly
 as if it had never stopped.
@@ -29,7 +30,7 @@ import numpy as np
 from upsampling import random as urandom
 from upsampling.gan.dcgan import make_discriminator, make_gan, make_generator
 from upsampling.progress import Progbar
-from upsampling.saving import atomic_write_bytes
+from upsampling.atomic import atomic_write_bytes
 
 
 class TrainingDiverged(RuntimeError):
@@ -40,7 +41,7 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
-    epochs: int = 10
+    epochs: int = 5
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
@@ -74,7 +75,7 @@ class GANTrainer:
             (config.sample_count, config.latent_dim)).astype(np.float32)
         self.epoch, self.batch, self.step = 0, 0, 0
         self.order = None
-        self.history = {"d_loss_real": [], "d_loss_fake": [], "g_loss": [], "d_acc_real": [], "d_acc_fake": []}
+        self.history = {"d_loss": [], "d_acc": [], "g_loss": []}
         self.stop_requested = False  # set by Ctrl-C; honoured between steps so checkpoints are consistent
         # This run's random stream, independent of anything else that draws from the shared generator.
         self.rng_state = urandom.get_state()
@@ -136,12 +137,12 @@ class GANTrainer:
         # Fakes come from the generator in training mode (batch statistics in its BatchNormalization),
         # the same mode the generator is trained in through the composite model.
         fake = self.generator.forward(latent, training=True)[0]
-        d_real, acc_real = self.discriminator.train_on_batch(real, np.ones((half, 1), np.float32))
-        d_fake, acc_fake = self.discriminator.train_on_batch(fake, np.zeros((half, 1), np.float32))
+        x = np.concatenate([real, fake])  # (2*half, H, W, C): real first, then fake
+        y = np.concatenate([np.ones((half, 1), np.float32), np.zeros((half, 1), np.float32)])
+        d_loss, d_acc = self.discriminator.train_on_batch(x, y)
         latent = rng.standard_normal((2 * half, self.config.latent_dim)).astype(np.float32)
         g_loss = self.gan.train_on_batch(latent, np.ones((2 * half, 1), np.float32))
-        return {"d_loss_real": d_real, "d_loss_fake": d_fake, "g_loss": g_loss,
-                "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+        return {"d_loss": d_loss, "d_acc": d_acc, "g_loss": g_loss}
 
     def write_samples(self, name: str) -> Path:
         from upsampling.plots import image_grid
@@ -150,8 +151,8 @@ class GANTrainer:
 
     def write_loss_plot(self) -> Path:
         from upsampling.plots import loss_curves
-        d = [(a + b) / 2 for a, b in zip(self.history["d_loss_real"], self.history["d_loss_fake"])]
-        return loss_curves({"discriminator": d, "generator": self.history["g_loss"]}, self.out / "losses.png",
+        return loss_curves({"discriminator": self.history["d_loss"], "generator": self.history["g_loss"]},
+                           self.out / "losses.png",
                            title=f"DCGAN ({self.config.upsampler}) on {self.config.data}")
 
     def _log(self, text: str) -> None:
@@ -209,9 +210,7 @@ class GANTrainer:
                         self.history[k].append(float(v))
                     self.batch += 1
                     self.step += 1
-                    d_loss = (logs["d_loss_real"] + logs["d_loss_fake"]) / 2
-                    bar.update(self.batch, {"d_loss": d_loss, "g_loss": logs["g_loss"],
-                                            "d_acc": (logs["d_acc_real"] + logs["d_acc_fake"]) / 2})
+                    bar.update(self.batch, logs)
                     if self.stop_requested:
                         raise KeyboardInterrupt
                 self.epoch += 1
