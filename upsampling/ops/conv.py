@@ -1,7 +1,10 @@
 """2-D convolution (cross-correlation, as Keras and PyTorch compute it) and its backward pass.
 
 Layout: x (N, H, W, C), kernel (kh, kw, C // groups, F) as Keras stores it, y (N, Ho, Wo, F).
-One GEMM per group: patches (N*Ho*Wo, kh*kw*Cg) @ kernel (kh*kw*Cg, Fg).
+One GEMM per group and batch chunk: patches (n*Ho*Wo, kh*kw*Cg) @ kernel (kh*kw*Cg, Fg). The
+patch copy is made a few images at a time (about CHUNK_BYTES each), so it stays in cache and a
+large convolution never allocates its whole im2col matrix (160 MB for a 5x5 kernel over a batch
+of 64 28x28x32 maps); the backward pass gathers the same chunks again for the kernel gradient.
 """
 from __future__ import annotations
 
@@ -12,8 +15,11 @@ import numpy as np
 from upsampling.ops.im2col import im2col, pad2d
 
 
+CHUNK_BYTES = 8 << 20
+
+
 class ConvCache(NamedTuple):
-    cols: list          # per group: patches (N*Ho*Wo, kh*kw*Cg)
+    xp: np.ndarray       # the padded input (N, Hp, Wp, C)
     kernel: np.ndarray
     padded_shape: tuple  # (N, Hp, Wp, C) after padding
     pads: tuple
@@ -31,20 +37,28 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
     kh, kw, cg, f = kernel.shape
     xp = pad2d(x, pads)
     fg = f // groups
-    n = x.shape[0]
-    outs, cols = [], []
+    outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
-        patches = im2col(xg, (kh, kw), strides, dilation)
-        ho, wo = patches.shape[1], patches.shape[2]
-        # (N, Ho, Wo, kh, kw, Cg) -> (N*Ho*Wo, kh*kw*Cg); copies the gather once
-        col = patches.reshape(n * ho * wo, kh * kw * cg)
+        patches = im2col(xg, (kh, kw), strides, dilation)  # view (N, Ho, Wo, kh, kw, Cg)
+        n, ho, wo = patches.shape[:3]
         wg = kernel[..., g * fg:(g + 1) * fg].reshape(kh * kw * cg, fg)
-        outs.append(col @ wg)
-        cols.append(col)
-    y = outs[0] if groups == 1 else np.concatenate(outs, axis=1)
-    y = y.reshape(n, ho, wo, f)  # (N*Ho*Wo, F) -> (N, Ho, Wo, F)
-    return y, ConvCache(cols, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+        yg = np.empty((n, ho, wo, fg), dtype=np.result_type(x, kernel))
+        for part in _batch_chunks(patches):
+            # (n, Ho, Wo, kh, kw, Cg) -> (n*Ho*Wo, kh*kw*Cg): one cache-sized copy of the gather
+            cols = patches[part].reshape(-1, kh * kw * cg)
+            np.matmul(cols, wg, out=yg[part].reshape(-1, fg))
+        outs.append(yg)
+    y = outs[0] if groups == 1 else np.concatenate(outs, axis=-1)
+    return y, ConvCache(xp, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+
+
+def _batch_chunks(patches: np.ndarray) -> list:
+    """Slices of the batch axis whose patch matrices hold about CHUNK_BYTES each."""
+    n = patches.shape[0]
+    per_image = patches[:1].size * patches.itemsize
+    step = max(1, CHUNK_BYTES // max(per_image, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
 def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
@@ -61,12 +75,17 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
     kh, kw, cg, f = kernel.shape
     fg = f // groups
     n, ho, wo, _ = dy.shape
-    dy2 = dy.reshape(n * ho * wo, f)  # (N, Ho, Wo, F) -> (N*Ho*Wo, F)
-    dkernel = np.empty_like(kernel)
+    dkernel = np.zeros_like(kernel)
     for g in range(groups):
-        dyg = dy2[:, g * fg:(g + 1) * fg]
-        # (kh*kw*Cg, N*Ho*Wo) @ (N*Ho*Wo, Fg) -> (kh, kw, Cg, Fg)
-        dkernel[..., g * fg:(g + 1) * fg] = (cache.cols[g].T @ dyg).reshape(kh, kw, cg, fg)
+        xg = cache.xp if groups == 1 else cache.xp[..., g * cg:(g + 1) * cg]
+        patches = im2col(xg, (kh, kw), cache.strides, cache.dilation)
+        dk = np.zeros((kh * kw * cg, fg), dtype=kernel.dtype)
+        for part in _batch_chunks(patches):
+            cols = patches[part].reshape(-1, kh * kw * cg)
+            dyg = dy[part].reshape(-1, f)[:, g * fg:(g + 1) * fg]
+            # (kh*kw*Cg, n*Ho*Wo) @ (n*Ho*Wo, Fg), summed over the chunks
+            dk += cols.T @ dyg
+        dkernel[..., g * fg:(g + 1) * fg] = dk.reshape(kh, kw, cg, fg)
     dx = None
     if need_dx:
         crops = []
