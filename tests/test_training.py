@@ -591,3 +591,63 @@ def test_nan_loss_in_fit_raises_and_leaves_the_weights_of_that_step_alone():
     for a, b in zip(model.get_weights(), reference.get_weights()):  # BatchNormalization's moving stats too
         np.testing.assert_array_equal(a, b)
     assert model.optimizer.iterations == 1
+
+
+# ----------------------------------------------------------------------------- regularizers, constraints
+def _reg_models(keras):
+    def build(L, S, I, R, C):
+        return S([I((6,)), L.Dense(5, activation="tanh", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1(0.02),
+                                   kernel_constraint=C.MaxNorm(0.8)),
+                  L.Dense(1, activation="sigmoid", kernel_regularizer="l2", bias_constraint=C.NonNeg())])
+    from upsampling import constraints, regularizers
+    from upsampling import layers as L
+    from upsampling.models import Sequential
+    theirs = build(keras.layers, keras.Sequential, keras.Input, keras.regularizers, keras.constraints)
+    ours = build(L, Sequential, L.Input, regularizers, constraints)
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    return ours, theirs
+
+
+def test_regularizers_and_constraints_train_like_keras():
+    keras = pytest.importorskip("keras")
+    ours, theirs = _reg_models(keras)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((16, 6)).astype(np.float32)
+    y = (rng.random((16, 1)) > 0.5).astype(np.float32)
+    for model, opt in ((ours, __import__("upsampling.optimizers", fromlist=["SGD"]).SGD(0.5)),
+                       (theirs, keras.optimizers.SGD(0.5))):
+        model.compile(optimizer=opt, loss="binary_crossentropy")
+    np.testing.assert_allclose(sum(ours.losses), float(sum(keras.ops.convert_to_numpy(l) for l in theirs.losses)),
+                               rtol=1e-5)
+    for _ in range(3):
+        np.testing.assert_allclose(ours.train_on_batch(x, y), theirs.train_on_batch(x, y), rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    norms = np.sqrt((ours.get_weights()[0] ** 2).sum(axis=0))
+    assert norms.max() <= 0.8 + 1e-6 and (ours.get_weights()[3] >= 0).all()
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-5)
+
+
+def test_a_custom_constraint_clips_weights_like_a_wgan_critic():
+    from upsampling import constraints, layers
+    from upsampling.models import Sequential
+
+    class ClipConstraint(constraints.Constraint):
+        def __init__(self, clip_value):
+            self.clip_value = clip_value
+
+        def __call__(self, weights):
+            return np.clip(weights, -self.clip_value, self.clip_value)
+
+    model = Sequential([layers.Input((4,)), layers.Dense(3, kernel_constraint=ClipConstraint(0.01))])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(np.ones((2, 4), np.float32), np.full((2, 3), 5.0, np.float32))
+    assert np.abs(model.layers[0].kernel.value).max() <= 0.01
+
+
+def test_regularizer_gradients_by_finite_differences():
+    from tests.gradcheck import assert_grad_close, numeric_grad
+    from upsampling import regularizers
+    x = np.random.default_rng(3).standard_normal((4, 5))
+    for reg in (regularizers.L1(0.3), regularizers.L2(0.2), regularizers.get("l1_l2")):
+        assert_grad_close(reg.gradient(x), numeric_grad(lambda: reg(x), x), what=type(reg).__name__)

@@ -32,6 +32,8 @@ class Variable:
         self.name = name
         self.path = name
         self.trainable = bool(trainable)
+        self.regularizer = None  # penalty added to the training loss (upsampling.regularizers)
+        self.constraint = None   # projection the optimizer applies after each update
 
     @property
     def value(self) -> np.ndarray:

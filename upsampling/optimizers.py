@@ -282,6 +282,10 @@ class Optimizer:
                 v.assign(v.value * (dt(1) - dt(self.weight_decay) * dt(lr32)))
         for g, v in zip(kept_g, kept_v):
             self._update_step(g, v, v.dtype.type(lr32), self._index[id(v)])
+        for v in kept_v:  # variable constraints, applied after the update as Keras does
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(np.asarray(constraint(v.value), dtype=v.dtype))
         self._iterations.assign_add(1)
 
     def _clip_gradients(self, grads):

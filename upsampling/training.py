@@ -143,14 +143,18 @@ class Trainer:
             y_pred, backward = self.forward(x, training=True)
             y = np.asarray(y, dtype=y_pred.dtype)
             loss, dy = self._loss_value_and_grad(y, y_pred, sample_weight)
+            variables = self._compiled_variables
+            loss += self._penalty(variables)
             if not math.isfinite(loss):
                 for v, value in state:
                     v.assign(value)
                 return self._logs(loss, y, y_pred, sample_weight)
-            variables = self._compiled_variables
             if variables:
                 grads = Gradients()
                 backward(dy, grads)
+                for v in variables:  # weight regularizers: their penalty's gradient
+                    if v.regularizer is not None:
+                        grads.add(v, v.regularizer.gradient(v.value))
                 self.optimizer.apply(grads.for_variables(variables), variables)
         return self._logs(loss, y, y_pred, sample_weight)
 
@@ -171,7 +175,12 @@ class Trainer:
             loss = self.loss(y, y_pred, sample_weight=sample_weight)
         else:
             loss = self.loss(y, y_pred)
-        return self._logs(loss, y, y_pred, sample_weight)
+        return self._logs(loss + self._penalty(self._compiled_variables), y, y_pred, sample_weight)
+
+    @staticmethod
+    def _penalty(variables) -> float:
+        """The weight regularizers' penalties, added to the loss as Keras adds `model.losses`."""
+        return float(sum(v.regularizer(v.value) for v in variables if v.regularizer is not None))
 
     def _result(self, logs: dict, return_dict: bool):
         if return_dict:

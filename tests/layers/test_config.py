@@ -6,6 +6,9 @@ from upsampling import layers
 
 LAYERS = [
     lambda: layers.Dense(5, activation="relu", use_bias=False, kernel_initializer="he_normal"),
+    lambda: layers.Dense(3, kernel_regularizer="l1_l2", bias_regularizer="l2", kernel_constraint="max_norm",
+                         bias_constraint="non_neg"),
+    lambda: layers.Conv2D(2, 3, kernel_regularizer="l1", kernel_constraint="unit_norm"),
     lambda: layers.Conv2D(4, (3, 2), strides=2, padding="same", dilation_rate=1, groups=2, activation="tanh"),
     lambda: layers.Conv2DTranspose(3, 4, strides=2, padding="same", output_padding=1, data_format="channels_first"),
     lambda: layers.UpSampling2D((2, 3), interpolation="lanczos3"),

@@ -122,11 +122,13 @@ class Layer:
         return ValueError(f"{self._owner}: {message}")
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True) -> Variable:
+    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
+                   regularizer=None, constraint=None) -> Variable:
         init = initializers.get(initializer)
         value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         var = Variable(value, name=name, trainable=trainable)
         var.path = f"{self.name}/{name}"
+        var.regularizer, var.constraint = regularizer, constraint
         self._variables.append(var)
         return var
 
@@ -158,6 +160,11 @@ class Layer:
     @property
     def variables(self) -> list:
         return self.weights
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties of the trainable weights (Keras's `layer.losses`)."""
+        return [v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None]
 
     def get_weights(self) -> list:
         return [v.numpy() for v in self.weights]

@@ -12,7 +12,8 @@ import numpy as np
 from upsampling import activations as _activations
 from upsampling import initializers, shapes
 from upsampling.layers.base import Layer
-from upsampling.layers.core import apply_activation, check_positive_int, check_unsupported
+from upsampling.layers.core import (WEIGHT_OPTIONS, apply_activation, check_positive_int, check_unsupported,
+                                    weight_options, weight_options_config)
 from upsampling.ops.conv import conv2d, conv2d_backward
 from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
 
@@ -57,9 +58,9 @@ class _Conv(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        check_unsupported(owner, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                          bias_constraint=bias_constraint)
+        check_unsupported(owner, activity_regularizer=activity_regularizer)
+        weight_options(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self._channel_axis = 1 if self.data_format == "channels_first" else -1
         self._weight_axis = self._channel_axis
 
@@ -75,8 +76,11 @@ class _Conv(Layer):
         if channels % self.groups:
             raise self._error(f"the number of input channels must be divisible by `groups`. Received: "
                               f"groups={self.groups}, input_shape={input_shape}")
-        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def _output(self, input_shape, lengths):
         n = input_shape[0]
@@ -107,7 +111,8 @@ class _Conv(Layer):
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
                 "activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options_config(self, WEIGHT_OPTIONS)}
 
 
 class Conv2D(_Conv):

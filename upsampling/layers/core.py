@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from upsampling import activations as _activations
-from upsampling import initializers
+from upsampling import constraints, initializers, regularizers
 from upsampling import random as urandom
 from upsampling.layers.base import Layer
 from upsampling.ops.dense import dense, dense_backward
@@ -19,10 +19,25 @@ def check_positive_int(value, name: str, owner: str) -> int:
 
 
 def check_unsupported(owner: str, **args) -> None:
-    """Regularizers and constraints are not implemented: refuse them instead of ignoring them."""
+    """Arguments not implemented (activity regularizers): refuse them instead of ignoring them."""
     for name, value in args.items():
         if value is not None:
             raise NotImplementedError(f"{owner}: `{name}` is not supported yet. Received: {name}={value!r}")
+
+
+def weight_options(layer, **kwargs) -> None:
+    """Resolve `<weight>_regularizer` / `<weight>_constraint` arguments onto the layer."""
+    for key, value in kwargs.items():
+        module = regularizers if key.endswith("_regularizer") else constraints
+        setattr(layer, key, module.get(value, layer._owner))
+
+
+def weight_options_config(layer, names) -> dict:
+    out = {}
+    for key in names:
+        module = regularizers if key.endswith("_regularizer") else constraints
+        out[key] = module.serialize(getattr(layer, key))
+    return out
 
 
 def apply_activation(act, y):
@@ -48,15 +63,18 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        check_unsupported(self._owner, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                          activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                          bias_constraint=bias_constraint)
+        check_unsupported(self._owner, activity_regularizer=activity_regularizer)
+        weight_options(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise self._error(f"the last axis of the input must be known. Received input_shape={input_shape}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -80,7 +98,11 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **weight_options_config(self, WEIGHT_OPTIONS)}
+
+
+WEIGHT_OPTIONS = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
 
 
 class Activation(Layer):

@@ -26,7 +26,7 @@ class BatchNormalization(Layer):
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        from upsampling.layers.core import check_unsupported
+        from upsampling.layers.core import weight_options
         if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
             raise self._error(f"`axis` must be an integer. Received: axis={axis!r}")
         for name, value, lo, hi in (("momentum", momentum, 0.0, 1.0), ("epsilon", epsilon, 0.0, np.inf)):
@@ -40,8 +40,8 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        check_unsupported(self._owner, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                          beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        weight_options(self, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                       beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self._weight_axis = self.axis
 
     def build(self, input_shape):
@@ -51,8 +51,10 @@ class BatchNormalization(Layer):
         c = input_shape[self.axis]
         if c is None:
             raise self._error(f"axis {self.axis} of the input must be known. Received input_shape={input_shape}")
-        self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", (c,), self.beta_initializer) if self.center else None
+        self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", (c,), self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", (c,), self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", (c,), self.moving_variance_initializer,
                                                trainable=False)
@@ -89,5 +91,8 @@ class BatchNormalization(Layer):
         return y, backward_infer
 
     def get_config(self):
+        from upsampling.layers.core import weight_options_config
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **weight_options_config(self, ("beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                               "gamma_constraint"))}
