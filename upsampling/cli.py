@@ -16,7 +16,11 @@ def _train(args) -> int:
     config = TrainConfig(data=args.data, upsampler=args.upsampler, epochs=args.epochs, batch_size=args.batch_size,
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
                          seed=args.seed, max_steps=args.max_steps)
-    trainer = GANTrainer(config, args.out)
+    try:
+        trainer = GANTrainer(config, args.out)
+    except (ValueError, FileNotFoundError) as exc:  # bad data or settings: a message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.resume:
         try:
             trainer.load_checkpoint()
@@ -31,7 +35,11 @@ def _train(args) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
-    print(f"Samples: {trainer.out / 'samples'}  losses: {trainer.out / 'losses.png'}")
+    if trainer.epoch < config.epochs:
+        print(f"Stopped after {trainer.step} steps (--max-steps); the checkpoint is {trainer.checkpoint_path}, "
+              f"continue with --resume.")
+    else:
+        print(f"Samples: {trainer.out / 'samples'}  losses: {trainer.out / 'losses.png'}")
     return 0
 
 
