@@ -1,5 +1,4 @@
 """`upsampling demo` runs every tutorial example and writes one picture per example."""
-import numpy as np
 from PIL import Image
 
 from upsampling.cli import main

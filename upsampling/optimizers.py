@@ -269,7 +269,8 @@ class Optimizer:
             raise ValueError(f"{owner}: no gradients provided for any variable.")
         if missing:
             warnings.warn(
-                f"Gradients do not exist for variables {missing} when minimizing the loss."
+                f"Gradients do not exist for variables {missing} when minimizing the loss.",
+                stacklevel=2,
             )
 
         if self.loss_scale_factor is not None:
