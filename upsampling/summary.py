@@ -1,7 +1,9 @@
 """`model.summary()`: the Keras 3 table, box-drawing characters and all.
 
 Width is min(88, terminal columns - 4) as in Keras (76 when there is no terminal), split at
-45% / 80% of the line; names too long for their cell wrap at the "(Type)" boundary.
+45% / 80% of the line; names too long for their cell wrap at the "(Type)" boundary, and a word
+longer than its cell ends in an ellipsis. A functional model that is not a plain chain gets
+Keras's fourth column, "Connected to" (min(108, columns - 4) wide, split at 30/56/74%).
 """
 from __future__ import annotations
 
@@ -23,15 +25,11 @@ def _size(count: int, bytes_per_param: int = 4) -> str:
 
 
 def _wrap(text: str, width: int) -> list:
-    """Split at spaces so each piece fits `width`; hard-cut words longer than `width`."""
+    """Split at spaces so each piece fits `width`; a longer word is cut with an ellipsis."""
     lines, current = [], ""
     for word in text.split(" "):
-        while len(word) > width:
-            if current:
-                lines.append(current)
-                current = ""
-            lines.append(word[:width])
-            word = word[width:]
+        if len(word) > width:
+            word = word[:width - 1] + "\u2026"
         if not current:
             current = word
         elif len(current) + 1 + len(word) <= width:
@@ -56,8 +54,53 @@ def _terminal_width() -> int:
     return 80
 
 
-def _rows(model):
-    """(name (type), output shape, params) for each layer, Keras's order."""
+def _column_widths(width: int, positions) -> list:
+    """Inner width (one space of padding each side included) of every column, laid out as Rich
+    lays out Keras's table: the split points give each column's width plus padding, and what
+    overflows the line (less its borders) is taken from the columns evenly."""
+    widths, current = [], 0
+    for p in positions:
+        end = int(width * p) if p <= 1 else int(p)
+        widths.append(end - current + 2)
+        current = end
+    excess, parts = sum(widths) - (width - len(widths) - 1), len(widths)
+    for i in range(len(widths)):
+        if excess <= 0:
+            break
+        cut = min(widths[i], round(excess / parts))  # Python's round, as Rich's ratio_reduce
+        widths[i] -= cut
+        excess -= cut
+        parts -= 1
+    return widths
+
+
+def _is_chain(model) -> bool:
+    """Keras's "sequential-like": one input, one output, every call one input, nothing shared."""
+    nodes = getattr(model, "_nodes", None)
+    if nodes is None or hasattr(model, "_layers"):
+        return True  # Sequential
+    layers = [t.node.layer for t in nodes]
+    inputs = [id(i) for t in nodes for i in t.node.inputs]
+    return (len(model.inputs) == 1 and len(model.outputs) == 1 and all(len(t.node.inputs) == 1 for t in nodes)
+            and len(set(map(id, layers))) == len(layers) and len(set(inputs)) == len(inputs))
+
+
+def _connections(model) -> dict:
+    """Layer id -> "producer[call][tensor], ..." over the layer's calls in a functional model."""
+    made_by = {id(t): (t.node.layer.name, 0) for t in model.inputs}  # tensor -> (producer, its call)
+    calls, out = {}, {}
+    for t in model._nodes:
+        layer = t.node.layer
+        text = ", ".join(f"{made_by[id(i)][0]}[{made_by[id(i)][1]}][0]" for i in t.node.inputs)
+        out[id(layer)] = f"{out[id(layer)]}, {text}" if id(layer) in out else text
+        made_by[id(t)] = (layer.name, calls.get(id(layer), 0))
+        calls[id(layer)] = calls.get(id(layer), 0) + 1
+    return out
+
+
+def _rows(model, chain: bool):
+    """(name (type), output shape, params[, connected to]) for each layer, Keras's order."""
+    connections = {} if chain else _connections(model)
     rows = []
     for layer in model.layers:  # a functional model lists its InputLayer first, as Keras does
         name = f"{layer.name} ({type(layer).__name__})"
@@ -69,19 +112,22 @@ def _rows(model):
             params = f"{int(sum(int(np.prod(v.shape)) for v in layer.weights)):,}"
         else:
             params = "0 (unbuilt)"
-        rows.append((name, shape, params))
+        rows.append((name, shape, params) if chain else (name, shape, params, connections.get(id(layer), "-")))
     return rows
 
 
 def format_summary(model, line_length=None, positions=None) -> list:
     """The summary as a list of lines."""
-    width = line_length or min(88, _terminal_width() - 4)
-    positions = positions or [0.45, 0.80, 1.0]
-    ends = [int(width * p) if p <= 1 else int(p) for p in positions]
-    # inner cell widths between the box edges: 76 columns -> 33 / 24 / 15
-    cells = [ends[0] - 1, ends[1] - ends[0] - 2, ends[2] - ends[1] - 1]
-    headers = ["Layer (type)", "Output Shape", "Param #"]
-    aligns = ["<", "<", ">"]
+    chain = _is_chain(model)
+    if chain:
+        width = line_length or min(88, _terminal_width() - 4)
+        positions = positions or [0.45, 0.80, 1.0]
+        headers, aligns = ["Layer (type)", "Output Shape", "Param #"], ["<", "<", ">"]
+    else:
+        width = line_length or min(108, _terminal_width() - 4)
+        positions = positions or [0.3, 0.56, 0.74, 1.0]
+        headers, aligns = ["Layer (type)", "Output Shape", "Param #", "Connected to"], ["<", "<", ">", "<"]
+    cells = _column_widths(width, positions)  # 76 columns, 3 of them -> 33 / 24 / 15
 
     def line(left, mid, right, fill):
         return left + mid.join(fill * c for c in cells) + right
@@ -102,7 +148,7 @@ def format_summary(model, line_length=None, positions=None) -> list:
     lines.append(line("\u250f", "\u2533", "\u2513", "\u2501"))
     lines += row(headers, "\u2503")
     lines.append(line("\u2521", "\u2547", "\u2529", "\u2501"))
-    body = _rows(model)
+    body = _rows(model, chain)
     for i, values in enumerate(body):
         lines += row(values)
         if i < len(body) - 1:

@@ -35,6 +35,12 @@ SEED_MODELS = {
                                          L.Flatten(), L.Dense(1, activation="sigmoid")]),
     "functional": lambda L, S, M, I: (lambda i: M(i, L.Dense(3)(L.ReLU()(L.Dense(10)(i)))))(I((100,))),
     "nested": lambda L, S, M, I: S([I((4,)), S([I((4,)), L.Dense(8)]), L.Dense(2)]),
+    "two_heads": lambda L, S, M, I: (lambda i, h: M(i, [L.Dense(2)(h), L.Dense(3)(h)]))(
+        *(lambda i: (i, L.Dense(4, name="hidden")(i)))(I((6,)))),
+    "shared_layer": lambda L, S, M, I: (lambda i, sh: M(i, sh(sh(i))))(I((6,)), L.Dense(6, name="shared")),
+    "long_names": lambda L, S, M, I: S([I((8, 8, 3)), L.Conv2DTranspose(4, 3, strides=2, padding="same",
+                                                                        name="a_rather_long_transpose_layer_name_here"),
+                                        L.BatchNormalization(), L.UpSampling2D()]),
 }
 
 
@@ -121,3 +127,12 @@ def test_model_trainable_flag_propagates():
     model.trainable = False
     assert model.trainable_weights == [] and len(model.non_trainable_weights) == 8
     assert all(not l.trainable for l in model.layers)
+
+
+@pytest.mark.parametrize("name,line_length", [("upsampling_generator", 70), ("two_heads", 78), ("dcgan_parts", 60)])
+def test_summary_with_a_line_length_equals_keras(name, line_length):
+    # (Keras draws on an 80-column console when there is no terminal, so wider tables are cut there)
+    ours, theirs = build_both(SEED_MODELS[name])
+    expected = []
+    theirs.summary(line_length=line_length, print_fn=lambda s, **kw: expected.append(s))
+    assert _summary_text(ours, line_length=line_length) == "".join(expected)
