@@ -186,6 +186,10 @@ class GANTrainer:
         half = cfg.batch_size // 2
         steps = self.steps_per_epoch
         started = time.perf_counter()
+        self._log(f"DCGAN on {cfg.data}: {len(self.images):,} images of {self.images.shape[1:]}, generator "
+                  f"upsampling with '{cfg.upsampler}' ({self.generator.count_params():,} parameters), "
+                  f"discriminator {self.discriminator.count_params():,} parameters; {steps} steps an epoch "
+                  f"of batch {cfg.batch_size}, seed {cfg.seed}. Writing to {self.out}")
         try:
             while self.epoch < cfg.epochs:
                 if self.order is None or self.batch == 0:
