@@ -80,3 +80,45 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (os.stat(path).st_mode & 0o777) == 0o644
+
+
+def test_custom_constraints_load_with_custom_objects(tmp_path):
+    from upsampling import constraints
+
+    class ClipConstraint(constraints.Constraint):
+        def __init__(self, clip_value):
+            self.clip_value = clip_value
+
+        def __call__(self, w):
+            return np.clip(w, -self.clip_value, self.clip_value)
+
+        def get_config(self):
+            return {"clip_value": self.clip_value}
+
+    model = Sequential([layers.Input((3,)), layers.Dense(2, kernel_constraint=ClipConstraint(0.05),
+                                                         kernel_regularizer="l2")])
+    path = model.save(tmp_path / "critic.model")
+    with pytest.raises(ValueError, match="ClipConstraint"):
+        load_model(path)
+    loaded = load_model(path, custom_objects={"ClipConstraint": ClipConstraint})
+    dense = loaded.layers[0]
+    assert isinstance(dense.kernel_constraint, ClipConstraint) and dense.kernel_constraint.clip_value == 0.05
+    assert dense.kernel.constraint is dense.kernel_constraint and dense.kernel.regularizer.l2 == 0.01
+
+
+def test_a_compiled_model_comes_back_compiled_and_training_continues_identically(tmp_path):
+    from upsampling.optimizers import Adam
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 10)).astype(np.float32)
+    y = (rng.random((16, 1)) > 0.5).astype(np.float32)
+    model = Sequential([layers.Input((10,)), layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=Adam(learning_rate=0.01, beta_1=0.5), loss="binary_crossentropy", metrics=["accuracy"])
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    loaded = load_model(model.save(tmp_path / "m.model"))
+    assert loaded.compiled and loaded.optimizer.iterations == 3 and loaded.optimizer.get_config()["beta_1"] == 0.5
+    assert loaded.metrics_names == model.metrics_names
+    np.testing.assert_array_equal(loaded.train_on_batch(x, y), model.train_on_batch(x, y))
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not load_model(tmp_path / "m.model", compile=False).compiled

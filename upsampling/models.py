@@ -13,10 +13,10 @@ from upsampling.layers.base import InputLayer, KerasTensor, Layer, Node, unique_
 from upsampling.training import Trainer
 
 
-def load_model(filepath, compile=False):
-    """Load a model saved with `model.save(filepath)`."""
+def load_model(filepath, compile=True, custom_objects=None):
+    """Load a model saved with `model.save(filepath)`; `custom_objects` names your own classes."""
     from upsampling.saving import load_model as _load
-    return _load(filepath, compile=compile)
+    return _load(filepath, compile=compile, custom_objects=custom_objects)
 
 
 class Model(Trainer, Layer):

@@ -68,20 +68,24 @@ def layer_config(layer) -> dict:
     return {"class_name": type(layer).__name__, "config": _jsonable(layer.get_config())}
 
 
-def model_from_config(config: dict):
-    """Rebuild a model (or layer) from `model_config` output; weights are freshly initialised."""
+def model_from_config(config: dict, custom_objects: dict | None = None):
+    """Rebuild a model (or layer) from `model_config` output; weights are freshly initialised.
+
+    `custom_objects` maps class names to your own classes (a `Constraint` or `Regularizer`
+    subclass, say), rebuilt with their `from_config(get_config())`.
+    """
     from upsampling.layers.base import InputLayer
     from upsampling.models import Model, Sequential
     classes = _registry()
     name, cfg = config["class_name"], config["config"]
     if name == "Sequential":
-        model = Sequential([model_from_config(c) for c in cfg["layers"]], name=cfg["name"])
+        model = Sequential([model_from_config(c, custom_objects) for c in cfg["layers"]], name=cfg["name"])
         if cfg.get("build_input_shape"):
             model.build(tuple(cfg["build_input_shape"]))
         model.trainable = cfg.get("trainable", True)
         return model
     if name == "Functional":
-        by_name = {c["config"]["name"]: model_from_config(c) for c in cfg["layers"]}
+        by_name = {c["config"]["name"]: model_from_config(c, custom_objects) for c in cfg["layers"]}
         tensors = {}
         inputs_iter = iter(cfg["inputs"])
         for layer in by_name.values():
@@ -104,6 +108,9 @@ def model_from_config(config: dict):
     for key in ("batch_input_shape", "batch_shape"):
         if cfg.get(key) is not None:
             cfg[key] = tuple(cfg[key])
+    for key, value in cfg.items():  # user-defined constraints / regularizers by class name
+        if isinstance(value, dict) and value.get("class_name") in (custom_objects or {}):
+            cfg[key] = custom_objects[value["class_name"]].from_config(value.get("config", {}))
     return cls.from_config(cfg)
 
 
@@ -118,18 +125,40 @@ def _load_weight_arrays(data: bytes) -> list:
         return [npz[k] for k in sorted(npz.files)]
 
 
+def _training_config(model):
+    """The compile() arguments and optimizer state of a compiled model, or None."""
+    from upsampling import losses, optimizers
+    if not getattr(model, "compiled", False) or model.loss is None:
+        return None, None
+    spec = {"optimizer": _jsonable(optimizers.serialize(model.optimizer)), "loss": _jsonable(losses.serialize(model.loss)),
+            **model._compile_spec}
+    state = None
+    if model.optimizer.built:
+        buf = io.BytesIO()
+        np.savez(buf, *model.optimizer.get_state())
+        state = buf.getvalue()
+    return spec, state
+
+
 def save_model(model, path) -> Path:
-    """Write architecture and weights to one file (atomically)."""
+    """Write architecture, weights and (for a compiled model) its compile() arguments and optimizer
+    state to one file, atomically."""
+    spec, state = _training_config(model)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("metadata.json", json.dumps({"format": FORMAT, "version": VERSION}))
         zf.writestr("config.json", json.dumps(model_config(model), indent=1))
         zf.writestr("weights.npz", _weights_bytes(model))
+        if spec is not None:
+            zf.writestr("training.json", json.dumps(spec, indent=1))
+        if state is not None:
+            zf.writestr("optimizer.npz", state)
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def load_model(path, compile: bool = False):
-    """Read a model written by `save_model` / `model.save`."""
+def load_model(path, compile: bool = True, custom_objects: dict | None = None):
+    """Read a model written by `save_model` / `model.save`; with `compile` (the default, as in
+    Keras) a model saved compiled comes back compiled, optimizer state included."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load_model: no such file: {path}")
@@ -138,12 +167,24 @@ def load_model(path, compile: bool = False):
             meta = json.loads(zf.read("metadata.json"))
             config = json.loads(zf.read("config.json"))
             weights = _load_weight_arrays(zf.read("weights.npz"))
+            names = set(zf.namelist())
+            spec = json.loads(zf.read("training.json")) if "training.json" in names else None
+            state = zf.read("optimizer.npz") if "optimizer.npz" in names else None
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ValueError(f"load_model: {path} is not a model saved by upsampling ({exc}).") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"load_model: {path} has format {meta.get('format')!r}, expected {FORMAT!r}.")
-    model = model_from_config(config)
+    model = model_from_config(config, custom_objects)
     model.set_weights(weights)
+    if compile and spec is not None:
+        from upsampling import losses, optimizers
+        model.compile(optimizer=optimizers.deserialize(spec["optimizer"]), loss=losses.deserialize(spec["loss"]),
+                      metrics=spec.get("metrics") or None, weighted_metrics=spec.get("weighted_metrics") or None)
+        if state is not None:
+            with np.load(io.BytesIO(state)) as z:
+                arrays = [z[f"arr_{i}"] for i in range(len(z.files))]
+            model.optimizer.build(model._compiled_variables)
+            model.optimizer.set_state(arrays)
     return model
 
 

@@ -46,6 +46,7 @@ class Trainer:
         self._weighted_metric_ids: set = set()
         self._compiled_state: list = []
         self._compiled_vars = None
+        self._compile_spec: dict = {}
 
     # ------------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -62,6 +63,10 @@ class Trainer:
         plain = [metrics_module.get(m, loss=loss) for m in _as_list(metrics or [])]
         weighted = [metrics_module.get(m, loss=loss) for m in _as_list(weighted_metrics or [])]
         self._metrics = plain + weighted
+        # what `model.save` needs to compile the loaded model the same way
+        self._compile_spec = {"metrics": [m if isinstance(m, str) else m.name for m in _as_list(metrics or [])],
+                              "weighted_metrics": [m if isinstance(m, str) else m.name
+                                                   for m in _as_list(weighted_metrics or [])]}
         # Keras 3's names: a weighted metric whose name is already taken becomes `weighted_<name>`.
         self._metric_names, self._weighted_metric_ids, taken = [], {id(m) for m in weighted}, {}
         for m in self._metrics:
