@@ -136,3 +136,14 @@ def test_summary_with_a_line_length_equals_keras(name, line_length):
     expected = []
     theirs.summary(line_length=line_length, print_fn=lambda s, **kw: expected.append(s))
     assert _summary_text(ours, line_length=line_length) == "".join(expected)
+
+
+def test_keras_helper_names_exist():
+    from upsampling import backend, utils
+    utils.set_random_seed(5)
+    a = Sequential([layers.Input((3,)), layers.Dense(2)]).get_weights()[0]
+    backend.clear_session()
+    utils.set_random_seed(5)
+    model = Sequential([layers.Input((3,)), layers.Dense(2)])
+    np.testing.assert_array_equal(model.get_weights()[0], a)
+    assert model.layers[0].name == "dense" and backend.epsilon() == 1e-7
