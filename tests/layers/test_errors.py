@@ -112,6 +112,12 @@ def test_non_numeric_data():
         m.predict(np.array([["a", "b"]]), verbose=0)
 
 
+def test_empty_axes_and_complex_data_are_refused():
+    _raises(ValueError, r"Conv2DTranspose.*non-empty.*\(1, 0, 4, 1\)", lambda: layers.Conv2DTranspose(2, 3)(np.zeros((1, 0, 4, 1))))
+    _raises(ValueError, r"Dense.*non-empty", lambda: layers.Dense(3)(np.zeros((2, 0))))
+    _raises(TypeError, r"Dense.*must be real.*complex", lambda: layers.Dense(2)(np.array([[1 + 2j, 3]])))
+
+
 def test_model_input_shape_mismatch():
     m = Sequential([layers.Input((28, 28, 1)), layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match=r"Sequential '.*': expected input shape \(None, 28, 28, 1\).*\(2, 27, 28, 1\)"):

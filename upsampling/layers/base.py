@@ -215,6 +215,9 @@ class Layer:
         if len(shape) < self.min_ndim:
             raise self._error(f"expected an input of rank >= {self.min_ndim} (batch axis included), "
                               f"but received an input of shape {shape}.")
+        if any(v == 0 for v in shape[1:]):
+            raise self._error(f"every axis but the batch axis must be non-empty. Received an input of "
+                              f"shape {shape}.")
 
     def _maybe_build(self, input_shape) -> None:
         shape = tuple(input_shape)
@@ -249,6 +252,8 @@ class Layer:
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{self._owner}: the input must be numeric. Received an array of dtype "
                             f"{arr.dtype}.")
+        if np.iscomplexobj(arr):
+            raise TypeError(f"{self._owner}: the input must be real. Received an array of dtype {arr.dtype}.")
         return arr.astype(self.dtype, copy=False) if cast else arr
 
     def forward(self, x, training: bool = False):
