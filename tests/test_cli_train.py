@@ -16,6 +16,8 @@ def test_train_resume_generate_evaluate(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Resuming at epoch" in out and "d_loss" in out and "g_loss" in out
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+    assert "score:" in out and "the best score" in out  # epochs scored, the best one kept
+    assert (run / "generator_best.model").exists() and (run / "generator_last.model").exists()
     with Image.open(run / "losses.png") as im:
         assert im.size[0] > 200
 

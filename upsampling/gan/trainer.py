@@ -12,7 +12,9 @@ Files in the run folder:
                         and on Ctrl-C)
     samples/epoch_NNN.png   a grid from the same fixed latent points every epoch
     losses.png          D and G losses per step
-    generator.model     the final generator (`upsampling.models.load_model`)
+    generator.model     the generator to use (`upsampling.models.load_model`): with a scorer, the
+                        epoch whose samples scored best; otherwise the last
+    generator_last.model  the last epoch's generator (when a scorer picked another one)
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
-    epochs: int = 5
+    epochs: int = 15
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
@@ -59,7 +61,10 @@ class TrainConfig:
 
 
 class GANTrainer:
-    def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1):
+    def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1, scorer=None):
+        """`scorer(generator) -> float` (lower is better), if given, is called after every epoch and
+        the best-scoring epoch's generator is the one saved as generator.model. It must not draw
+        from the shared random generator (the run would no longer equal a run without it)."""
         from upsampling.data import load_data
         self.config = config
         self.out = Path(out_dir)
@@ -77,6 +82,9 @@ class GANTrainer:
         self.order = None
         self.history = {"d_loss": [], "d_acc": [], "g_loss": []}
         self.stop_requested = False  # set by Ctrl-C; honoured between steps so checkpoints are consistent
+        self.scorer = scorer
+        self.scores: list = []  # the scorer's value after each epoch
+        self.best_epoch = None
         # This run's random stream, independent of anything else that draws from the shared generator.
         self.rng_state = urandom.get_state()
         self._training = False
@@ -102,7 +110,8 @@ class GANTrainer:
                 arrays[f"{prefix}_opt_{i:04d}"] = s
         arrays["order"] = self.order if self.order is not None else np.zeros(0, np.int64)
         meta = {"config": self.config.fingerprint(), "epoch": self.epoch, "batch": self.batch, "step": self.step,
-                "history": self.history, "rng": self.rng_state}
+                "history": self.history, "rng": self.rng_state, "scores": self.scores,
+                "best_epoch": self.best_epoch}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -128,6 +137,7 @@ class GANTrainer:
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self.history = meta["history"]
         self.rng_state = meta["rng"]
+        self.scores, self.best_epoch = meta.get("scores", []), meta.get("best_epoch")
 
     # ---------------------------------------------------------------------------- training
     def train_step(self, real: np.ndarray) -> dict:
@@ -221,8 +231,9 @@ class GANTrainer:
                 self.batch = 0
                 samples = self.write_samples(f"epoch_{self.epoch:03d}")
                 self.write_loss_plot()
+                score = self._score_epoch()
                 self.save_checkpoint()
-                self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}")
+                self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}{score}")
         except KeyboardInterrupt:
             if self.stop_requested:  # between two steps: the state is consistent, keep it
                 self.save_checkpoint()
@@ -230,6 +241,24 @@ class GANTrainer:
             else:  # in the middle of a step: the last checkpoint is the last consistent state
                 self._log(f"\nInterrupted mid-step: kept the last checkpoint {self.checkpoint_path}.")
             raise
-        path = self.generator.save(self.out / "generator.model")
-        self._log(f"Finished {self.step} steps in {time.perf_counter() - started:.0f}s. Generator: {path}")
+        path = self.out / "generator.model"
+        if self.scorer is not None and self.best_epoch is not None:
+            self.generator.save(self.out / "generator_last.model")
+            atomic_write_bytes(path, (self.out / "generator_best.model").read_bytes())
+            chosen = f" (epoch {self.best_epoch}, the best score {min(self.scores):.2f})"
+        else:
+            self.generator.save(path)
+            chosen = ""
+        self._log(f"Finished {self.step} steps in {time.perf_counter() - started:.0f}s. Generator: {path}{chosen}")
         return self.history
+
+    def _score_epoch(self) -> str:
+        """Score this epoch's generator; keep it as generator_best.model when it is the best so far."""
+        if self.scorer is None:
+            return ""
+        score = float(self.scorer(self.generator))
+        self.scores.append(score)
+        if self.best_epoch is None or score < min(self.scores[:-1], default=np.inf):
+            self.best_epoch = self.epoch
+            self.generator.save(self.out / "generator_best.model")
+        return f"  score: {score:.2f} (best: epoch {self.best_epoch})"
