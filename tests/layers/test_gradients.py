@@ -137,3 +137,21 @@ def test_composite_of_two_sequentials_differentiates_through_both():
                        layers.Flatten(dtype="float64"), layers.Dense(1, dtype="float64")])
     gan = Sequential([gen, disc])
     check_model_gradients(gan, rng.standard_normal((2, 6)))
+
+
+def test_value_and_grad_gives_the_loss_and_every_gradient_of_a_model():
+    from upsampling.autograd import value_and_grad
+    from upsampling.losses import MeanSquaredError
+    model = _generator()
+    x = rng.standard_normal((2, 6))
+    y = rng.standard_normal(model.forward(x, False)[0].shape)
+    loss = MeanSquaredError()
+    value, grads, dx, _ = value_and_grad(model.forward, loss.value_and_grad, x, y, training=False)
+    assert value == pytest.approx(loss(y, model.forward(x, False)[0]), rel=1e-12)
+
+    def f():
+        return loss(y, model.forward(x, False)[0])
+
+    assert_grad_close(dx, numeric_grad(f, x), what="input")
+    for var in model.trainable_weights:
+        assert_grad_close(grads.get(var), numeric_grad(f, var.value), what=var.path)
