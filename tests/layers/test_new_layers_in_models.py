@@ -124,3 +124,19 @@ SUMMARY_MODELS = {
                                               L.GlobalAveragePooling2D(keepdims=True), L.GroupNormalization(-1)]),
 }
 
+
+
+def test_integer_batches_reach_embedding_as_integers_in_sequential_and_functional_models():
+    seen = []
+
+    class Spy(layers.Embedding):
+        def forward(self, x, training=False):
+            seen.append(np.asarray(x).dtype)
+            return super().forward(x, training)
+
+    x = np.array([[3], [1]], np.int64)
+    i = layers.Input((1,), dtype="int64")
+    for model in (Sequential([layers.Input((1,), dtype="int64"), Spy(4, 2)]), Model(i, Spy(4, 2)(i))):
+        table = model.layers[-1].embeddings.value
+        np.testing.assert_array_equal(model.predict(x, verbose=0), table[x])
+    assert len(seen) == 2 and all(np.issubdtype(d, np.integer) for d in seen)
