@@ -58,6 +58,15 @@ def test_global_pooling_matches_keras(kind, data_format, keepdims):
                                 dict(data_format=data_format, keepdims=keepdims), _image(data_format))
 
 
+def test_tied_maxima_share_the_gradient_as_in_keras():
+    x = np.zeros((2, 3, 4, 3), np.float32)  # channel 0: all zeros, as after a ReLU
+    x[:, :2, 1, 1] = 2.0                    # channel 1: two tied maxima
+    x[:, :, :, 2] = rng.standard_normal((2, 3, 4))
+    compare_layer_and_gradients(layers.GlobalMaxPooling2D, keras().layers.GlobalMaxPooling2D, {}, x)
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    compare_layer_and_gradients(layers.MaxPooling2D, keras().layers.MaxPooling2D, {}, x)  # first one wins
+
+
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("amount", [1, (2, 0), ((1, 2), (0, 3)), ((0, 0), (2, 1))])
 @pytest.mark.parametrize("kind,arg", [("ZeroPadding2D", "padding"), ("Cropping2D", "cropping")])

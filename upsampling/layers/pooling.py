@@ -116,18 +116,15 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
-    """Maximum over height and width; the gradient goes to the first maximum in row-major order."""
+    """Maximum over height and width. Tied maxima share the gradient equally, as in TensorFlow and
+    PyTorch's `amax` (a feature map of ReLU zeros passes its gradient to all of its pixels)."""
 
     def call_forward(self, x, training):
         y = x.max(axis=self._axes, keepdims=True)
-        moved = np.moveaxis(x, self._axes, (-2, -1))                # (N, C, H, W) whatever the layout
-        flat = moved.reshape(moved.shape[:-2] + (-1,))              # (N, C, H*W)
-        first = flat.argmax(axis=-1)                                # (N, C)
 
         def backward(dy, grads):
-            dflat = np.zeros(flat.shape, dy.dtype)
-            np.put_along_axis(dflat, first[..., None], np.reshape(dy, first.shape + (1,)), axis=-1)
-            return np.moveaxis(dflat.reshape(moved.shape), (-2, -1), self._axes)
+            winners = (x == y).astype(dy.dtype)
+            return winners * (self._expand(dy) / winners.sum(axis=self._axes, keepdims=True))
 
         return (y if self.keepdims else np.squeeze(y, self._axes)), backward
 
