@@ -16,8 +16,11 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
+TEMP_SUFFIX = ".tmp"
+
+
 @contextlib.contextmanager
-def atomic_target(path, suffix: str = ".tmp"):
+def atomic_target(path, suffix: str = TEMP_SUFFIX):
     """Yield a temporary path in `path`'s folder; when the block succeeds it replaces `path`
     (with the permissions a plain `open()` would give), otherwise it is removed."""
     path = Path(path)
@@ -41,3 +44,21 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
     return Path(path)
+
+
+def remove_stale_temporaries(folder, *, recursive: bool = True) -> list:
+    """Delete the temporary files (`.NAME.XXXXXXXX.tmp`) that killed atomic writes left in `folder`.
+
+    Call it only while no other process writes there (under the run folder's lock): a live
+    writer's temporary file looks the same. Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(f".*{TEMP_SUFFIX}") if recursive else folder.glob(f".*{TEMP_SUFFIX}")
+    removed = []
+    for path in found:
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    return removed
