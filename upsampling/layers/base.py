@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from upsampling import initializers
+from upsampling import initializers, shapes
 from upsampling.autograd import Variable
 
 _name_counts: Counter = Counter()
@@ -137,6 +137,7 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
                    regularizer=None, constraint=None) -> Variable:
         init = initializers.get(initializer)
+        shapes.check_elements(tuple(shape), self._owner, f"weight `{name}`", batch_axis=False)
         value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         var = Variable(value, name=name, trainable=trainable)
         var.path = f"{self.name}/{name}"
@@ -182,6 +183,13 @@ class Layer:
         return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights) -> None:
+        """Assign `weights` (Keras order); every array is checked before any is assigned."""
+        arrays = self._checked_weights(weights)
+        for var, arr in zip(self.weights, arrays):
+            var.assign(arr)
+
+    def _checked_weights(self, weights) -> list:
+        """`weights` as arrays of this layer's weight dtypes and shapes, or a ValueError/TypeError."""
         own = self.weights
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"{self._owner}: `set_weights` expects a list of arrays. "
@@ -203,8 +211,7 @@ class Layer:
                 raise ValueError(f"{self._owner}: weight `{var.name}` has shape {var.shape}, which is not "
                                  f"compatible with the provided weight shape {arr.shape}.")
             arrays.append(arr)
-        for var, arr in zip(own, arrays):
-            var.assign(arr)
+        return arrays
 
     def count_params(self) -> int:
         if not self.built:
@@ -235,12 +242,25 @@ class Layer:
         shape = tuple(input_shape)
         if not self.built:
             self._check_input_shape(shape)
+            checked = self._check_output_size(shape)  # before build: no weights for an impossible layer
             self.build(shape)
             self.input_shape_ = (None,) + shape[1:]
             self.built = True
+            if not checked:
+                self._check_output_size(shape)
         else:
             self._check_input_shape(shape)
             self._check_built_compatible(shape)
+            self._check_output_size(shape)
+
+    def _check_output_size(self, shape: tuple) -> bool:
+        """Refuse an output over `shapes.MAX_ELEMENTS` per sample; False if the shape is not known yet."""
+        try:
+            out = self.compute_output_shape(shape)
+        except Exception:  # noqa: BLE001 - the layer's own checks in build() report bad input
+            return False
+        shapes.check_elements(out, self._owner)
+        return True
 
     def _check_built_compatible(self, shape: tuple) -> None:
         """After build, the axes that fixed weight shapes must keep their sizes."""
