@@ -29,6 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _demo(args) -> int:
     from upsampling.demo import run_demo
+    if not args.no_images and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CommandError(f"--out {args.out} is a file; the demo writes its PNGs into a folder. Choose a folder.")
     run_demo(args.out, images=not args.no_images)
     return 0
 
@@ -68,11 +70,11 @@ def _check_positive(name: str, value: int) -> None:
         raise CommandError(f"{name} must be at least 1. Received: {value}")
 
 
-def _check_output_file(name: str, path) -> None:
-    """An output file argument must not name a folder, nor sit under a file."""
+def _check_output_file(name: str, path, example: str) -> None:
+    """An output file argument must not name a folder, nor sit under a file or in an unwritable folder."""
     path = Path(path)
     if path.is_dir():
-        raise CommandError(f"{name} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix or ''}.")
+        raise CommandError(f"{name} {path} is a folder; give a file name, e.g. {path / example}.")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -102,9 +104,9 @@ def _generate(args) -> int:
     from upsampling.plots import image_grid
     _check_positive("--n", args.n)
     _check_positive("--scale", args.scale)
-    _check_output_file("--out", args.out)
+    _check_output_file("--out", args.out, "generated.png")
     if args.npy:
-        _check_output_file("--npy", args.npy)
+        _check_output_file("--npy", args.npy, "generated.npy")
     generator = _load_generator(args.generator)
     latent = np.random.default_rng(args.seed).standard_normal((args.n, generator.input_shape[-1])).astype(np.float32)
     images = generator.predict(latent, verbose=0)
@@ -118,8 +120,6 @@ def _generate(args) -> int:
 def _evaluate(args) -> int:
     from upsampling.data import DATASETS
     from upsampling.gan.evaluate import evaluate_generator, format_results
-    if args.n < 2:
-        raise CommandError(f"--n must be at least 2 (the scores compare sample statistics). Received: {args.n}")
     if args.data not in DATASETS:
         raise CommandError(f"--data must be one of {', '.join(DATASETS)} (evaluation needs labelled held-out "
                            f"images). Received: {args.data!r}")
@@ -218,6 +218,7 @@ def describe_error(exc: BaseException) -> tuple:
                  errno.EACCES: "choose a place you may write to", errno.EPERM: "choose a place you may write to",
                  errno.EROFS: "the file system is read-only; choose another place",
                  errno.ENOENT: "check the path", errno.EISDIR: "give a file, not a folder",
+                 errno.EEXIST: "a file of that name is in the way of a folder",
                  errno.ENOTDIR: "a part of the path is a file, not a folder"}
         reason = exc.strerror or str(exc)
         hint = hints.get(exc.errno, "")

@@ -78,8 +78,8 @@ def load_image_folder(folder, *, image_size=None, grayscale=True) -> np.ndarray:
                     _check_pixels(path, im.width, im.height)
                     im = im.convert(mode)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"Image {path} is too large to load safely ({e}). The limit is "
-                             f"{MAX_IMAGE_PIXELS:,} pixels an image.") from None
+            raise ValueError(f"Image {path} is a possible decompression bomb, with more than the limit of "
+                             f"{MAX_IMAGE_PIXELS:,} pixels an image ({e}); shrink it first.") from None
         except (OSError, SyntaxError) as e:  # Pillow reports some broken files as SyntaxError
             raise ValueError(f"Cannot read image {path}: {e}") from e
         target = size or (im.height, im.width)

@@ -253,7 +253,8 @@ class GANTrainer:
             _check_arrays(f"{group} optimizer state", arrays[f"{group}_opt"], model.optimizer.get_state())
         steps, n = self.steps_per_epoch, len(self.images)
         epoch, batch, step = meta["epoch"], meta["batch"], meta["step"]
-        if not (0 <= batch < steps and epoch >= 0 and step == epoch * steps + batch):
+        # batch == steps: stopped by a signal after an epoch's last step, before its bookkeeping
+        if not (0 <= batch <= steps and epoch >= 0 and step == epoch * steps + batch):
             raise ValueError(f"inconsistent position: epoch {epoch}, batch {batch}, step {step}")
         history = meta["history"]
         if sorted(history) != sorted(self.history) or any(
