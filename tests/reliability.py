@@ -60,7 +60,7 @@ def checkpoint_arrays(path: Path) -> dict:
 
 def assert_same_checkpoint(a: Path, b: Path) -> None:
     x, y = checkpoint_arrays(a), checkpoint_arrays(b)
-    assert x["meta"] == y["meta"]
+    assert x["meta"] == y["meta"], {k: (x["meta"].get(k), y["meta"].get(k)) for k in x["meta"] if x["meta"].get(k) != y["meta"].get(k)}
     assert sorted(x) == sorted(y)
     for k in x:
         if k != "meta":

@@ -362,6 +362,9 @@ class GANTrainer:
                   f"of batch {cfg.batch_size}, seed {cfg.seed}. Writing to {self.out}")
         try:
             while self.epoch < cfg.epochs:
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    self.save_checkpoint()  # before the next epoch's order is drawn: a resume draws it
+                    return self.history
                 if self.order is None or self.batch == 0:
                     self.order = urandom.generator().permutation(len(self.images))
                 self._log(f"Epoch {self.epoch + 1}/{cfg.epochs}")
