@@ -62,3 +62,17 @@ def remove_stale_temporaries(folder, *, recursive: bool = True) -> list:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def check_writable(path, what: str, *, folder: bool) -> None:
+    """ValueError unless `path` (a `folder`, or a file) could be written: the nearest part of it that
+    exists (the path itself for a folder, its parents for a file) must be a writable folder.
+    `what` names the path in the message (say, '--out')."""
+    path = Path(path)
+    for parent in ([path] if folder else []) + list(path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{what} {path}: {parent} is a file, not a folder. Choose a folder.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(f"{what} {path}: the folder {parent} is not writable. Choose a writable place.")
+            return

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import signal
 import sys
 import threading
 import traceback
 from pathlib import Path
+
+from upsampling.atomic import check_writable
 
 
 class CommandError(ValueError):
@@ -75,13 +76,7 @@ def _check_output_file(name: str, path, example: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise CommandError(f"{name} {path} is a folder; give a file name, e.g. {path / example}.")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise CommandError(f"{name} {path}: {parent} is a file, not a folder.")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise CommandError(f"{name} {path}: the folder {parent} is not writable. Choose another place.")
-            break
+    check_writable(path, name, folder=False)
 
 
 def _load_generator(path):

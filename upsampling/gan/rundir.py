@@ -14,6 +14,8 @@ import socket
 import time
 from pathlib import Path
 
+from upsampling.atomic import check_writable
+
 LOCK_NAME = "run.lock"
 # Files a run writes; `--overwrite` removes them before a new run starts.
 RUN_FILES = ("checkpoint.npz", "generator.model", "generator_best.model", "generator_last.model", "losses.png")
@@ -34,13 +36,7 @@ def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> P
     if resume and overwrite:
         raise RunFolderError("--resume and --overwrite contradict each other: --resume continues the run in "
                              f"{out}, --overwrite discards it. Pass only one.")
-    for parent in [out, *out.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise RunFolderError(f"--out {out}: {parent} is a file, not a folder. Choose a folder for the run.")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise RunFolderError(f"--out {out}: the folder {parent} is not writable. Choose a writable folder.")
-            break
+    check_writable(out, "--out", folder=True)
     existing = finished_run_files(out)
     if existing and not (resume or overwrite):
         raise RunFolderError(f"--out {out} already holds a run ({', '.join(existing)}). Continue it with "
