@@ -160,6 +160,8 @@ CASES = [
     ("learning-rate nan", lambda c: c.train(c.tmp / "r", "--learning-rate", "nan"), 2,
      "--learning-rate must be a positive"),
     ("latent-dim 0", lambda c: c.train(c.tmp / "r", "--latent-dim", "0"), 2, "--latent-dim must be"),
+    ("learning-rate beyond float32", lambda c: c.train(c.tmp / "r", "--learning-rate", "1e308"), 2,
+     "finite in float32"),
     ("filters 0", lambda c: c.train(c.tmp / "r", "--filters", "0"), 2, "--filters must be"),
     ("seed negative", lambda c: c.train(c.tmp / "r", "--seed", "-1"), 2, "--seed must be"),
     ("epochs not a number", lambda c: c.train(c.tmp / "r", epochs="x"), 2, "argument --epochs: invalid int"),
@@ -210,9 +212,17 @@ CASES = [
      "--n must be at least 1"),
     ("generate scale 0", lambda c: ["generate", c.generator(), "--scale", "0", "--out", str(c.tmp / "g.png")], 2,
      "--scale must be at least 1"),
+    ("generate n too many", lambda c: ["generate", c.generator(), "--n", str(10**9), "--out", str(c.tmp / "g.png")],
+     2, "--n 1000000000 images of 8x8x1 at --scale 2 would need more than 268,435,456 values"),
+    ("generate scale too large", lambda c: ["generate", c.generator(), "--scale", str(10**6),
+                                            "--out", str(c.tmp / "g.png")], 2, "would need more than"),
+    ("generate seed negative", lambda c: ["generate", c.generator(), "--seed", "-1", "--out", str(c.tmp / "g.png")],
+     2, "--seed must be at least 0"),
     ("generate out a folder", lambda c: ["generate", c.generator(), "--out", str(c.tmp)], 2, "is a folder"),
     ("generate out under a file", lambda c: ["generate", c.generator(), "--out", str(_file(c) / "g.png")], 2,
      "is a file, not a folder"),
+    ("generate out a device", lambda c: ["generate", c.generator(), "--out", os.devnull], 2,
+     "is not a regular file"),
     ("generate npy a folder", lambda c: ["generate", c.generator(), "--out", str(c.tmp / "g.png"),
                                          "--npy", str(c.tmp)], 2, "--npy"),
     # ------------------------------------------------------------------ evaluate
@@ -220,6 +230,8 @@ CASES = [
      "no such file"),
     ("evaluate n 1", lambda c: ["evaluate", c.generator(), "--data", "digits", "--n", "1"], 2,
      "must be an integer >= 2"),
+    ("evaluate n too many", lambda c: ["evaluate", c.generator(), "--data", "digits", "--n", str(10**8)], 2,
+     "would need more than"),
     ("evaluate folder data", lambda c: ["evaluate", c.generator(), "--data", str(c.images)], 2,
      "--data must be one of"),
     ("evaluate wrong data", lambda c: ["evaluate", _save_generator(c, (12, 12, 1)), "--data", "digits"], 2,
@@ -282,3 +294,11 @@ def test_every_subcommand_accepts_debug():
     _add_debug_flag(parser)
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     assert sub.choices and all("--debug" in p._option_string_actions for p in sub.choices.values())
+
+
+def test_divergence_is_one_error_line_with_status_3(base, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(train_args(base / "images", tmp_path / "run", 2, "--learning-rate", "3e38")) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: training diverged at epoch 1, step 1"), err
+    assert "No checkpoint was written" in err[0] and not (tmp_path / "run" / "checkpoint.npz").exists()

@@ -5,6 +5,7 @@ A crash or Ctrl-C mid-write leaves the previous file (or none), never a truncate
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -22,8 +23,11 @@ TEMP_SUFFIX = ".tmp"
 @contextlib.contextmanager
 def atomic_target(path, suffix: str = TEMP_SUFFIX):
     """Yield a temporary path in `path`'s folder; when the block succeeds it replaces `path`
-    (with the permissions a plain `open()` would give), otherwise it is removed."""
+    (with the permissions a plain `open()` would give), otherwise it is removed. `path` must be
+    a regular file or not exist: a folder or a device (say /dev/null) is never replaced."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a device such as /dev/null, a pipe...
+        raise IsADirectoryError(errno.EISDIR, "not a regular file: an atomic write only replaces files", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)

@@ -37,6 +37,8 @@ def _demo(args) -> int:
 
 
 def _train(args) -> int:
+    import numpy as np
+
     from upsampling.gan import rundir
     from upsampling.gan.trainer import GANTrainer, TrainConfig
     config = TrainConfig(data=args.data, upsampler=args.upsampler, epochs=args.epochs, batch_size=args.batch_size,
@@ -57,7 +59,8 @@ def _train(args) -> int:
     if args.resume:
         trainer.load_checkpoint()
         print(f"Resuming at epoch {trainer.epoch + 1}, step {trainer.step} from {trainer.checkpoint_path}")
-    trainer.train()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
+        trainer.train()
     if trainer.epoch < config.epochs:
         print(f"Stopped after {trainer.step} steps (--max-steps); the checkpoint is {trainer.checkpoint_path}, "
               f"continue with --resume.")
@@ -66,9 +69,23 @@ def _train(args) -> int:
     return 0
 
 
-def _check_positive(name: str, value: int) -> None:
-    if value < 1:
-        raise CommandError(f"{name} must be at least 1. Received: {value}")
+def _check_positive(name: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise CommandError(f"{name} must be at least {minimum}. Received: {value}")
+
+
+def _check_images_fit(n: int, generator, scale: int = 1) -> None:
+    """`n` images of the generator's shape (and their grid at `scale`) within `shapes.MAX_ELEMENTS`."""
+    import math
+
+    from upsampling.shapes import MAX_ELEMENTS
+    h, w, c = generator.output_shape[1:]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = (rows * h * scale + (rows - 1) * 2) * (cols * w * scale + (cols - 1) * 2) * c
+    if max(n * h * w * c, grid) > MAX_ELEMENTS:
+        raise CommandError(f"--n {n} images of {h}x{w}x{c} at --scale {scale} would need more than "
+                           f"{MAX_ELEMENTS:,} values (1 GiB of float32); ask for fewer or smaller images.")
 
 
 def _check_output_file(name: str, path, example: str) -> None:
@@ -76,6 +93,8 @@ def _check_output_file(name: str, path, example: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise CommandError(f"{name} {path} is a folder; give a file name, e.g. {path / example}.")
+    if path.exists() and not path.is_file():
+        raise CommandError(f"{name} {path} is not a regular file (a device or a pipe); give a file name.")
     check_writable(path, name, folder=False)
 
 
@@ -99,10 +118,12 @@ def _generate(args) -> int:
     from upsampling.plots import image_grid
     _check_positive("--n", args.n)
     _check_positive("--scale", args.scale)
+    _check_positive("--seed", args.seed, 0)
     _check_output_file("--out", args.out, "generated.png")
     if args.npy:
         _check_output_file("--npy", args.npy, "generated.npy")
     generator = _load_generator(args.generator)
+    _check_images_fit(args.n, generator, args.scale)
     latent = np.random.default_rng(args.seed).standard_normal((args.n, generator.input_shape[-1])).astype(np.float32)
     images = generator.predict(latent, verbose=0)
     path = image_grid(images, args.out, value_range=(-1, 1), scale=args.scale)
@@ -118,8 +139,10 @@ def _evaluate(args) -> int:
     if args.data not in DATASETS:
         raise CommandError(f"--data must be one of {', '.join(DATASETS)} (evaluation needs labelled held-out "
                            f"images). Received: {args.data!r}")
-    results = evaluate_generator(_load_generator(args.generator), dataset=args.data, n=args.n, seed=args.seed,
-                                 baselines=args.baselines)
+    _check_positive("--seed", args.seed, 0)
+    generator = _load_generator(args.generator)
+    _check_images_fit(args.n, generator)
+    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, baselines=args.baselines)
     print(format_results(results))
     print("FD and KID: lower is closer to the held-out images (features of the project's own classifier).")
     return 0

@@ -153,7 +153,7 @@ def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_pat
     ("batch_size", 193, "larger than the data set \\(192 images"),
     ("epochs", 0, "--epochs must be an integer >= 1"),
     ("max_steps", -5, "--max-steps must be an integer >= 1"),
-    ("learning_rate", float("inf"), "--learning-rate must be a positive finite number"),
+    ("learning_rate", float("inf"), "--learning-rate must be a positive number"),
     ("sample_count", 0, "--sample-count must be"),
 ])
 def test_settings_are_checked_before_anything_is_written(tmp_path, digits, setting, value, message):

@@ -108,8 +108,9 @@ class TrainConfig:
         if self.max_steps is not None:
             _check_int("max_steps", self.max_steps, 1)
         lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"--learning-rate must be a positive finite number. Received: {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
+                or not float(lr) <= float(np.finfo(np.float32).max):
+            raise ValueError(f"--learning-rate must be a positive number, finite in float32. Received: {lr!r}")
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(f"--upsampler must be one of {', '.join(UPSAMPLERS)}. Received: {self.upsampler!r}")
         if n_images is not None and self.batch_size > n_images:
@@ -379,10 +380,12 @@ class GANTrainer:
                     logs = self.train_step(self.images[index])
                     bad = [k for k, v in logs.items() if not math.isfinite(v)]
                     if bad:
+                        kept = (f"The last good checkpoint ({self.checkpoint_path}) was kept"
+                                if self._owns_checkpoint else "No checkpoint was written")
                         raise TrainingDiverged(
                             f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: "
-                            f"{', '.join(f'{k}={logs[k]}' for k in bad)}. The last good checkpoint "
-                            f"({self.checkpoint_path}) was kept; try a lower --learning-rate or another --seed.")
+                            f"{', '.join(f'{k}={logs[k]}' for k in bad)}. {kept}; try a lower "
+                            "--learning-rate or another --seed.")
                     for k, v in logs.items():
                         self.history[k].append(float(v))
                     self.batch += 1
