@@ -91,6 +91,19 @@ def _wrong_weight_shape(path):
     _rewrite_checkpoint(path, lambda a, m: a.__setitem__("d_weight_0000", np.zeros((1, 1), np.float32)))
 
 
+def _huge_member(path):
+    """A zip member whose directory entry claims 2 GiB (a zip bomb, as far as sizes go)."""
+    import struct
+    import zipfile
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("padding.npy", b"x")
+    data = bytearray(path.read_bytes())
+    entry = data.rindex(b"PK\x01\x02")  # the last central-directory entry: the member just added
+    assert data[entry + 46:entry + 46 + 11] == b"padding.npy"
+    data[entry + 24:entry + 28] = struct.pack("<I", 2**31)  # its uncompressed size
+    path.write_bytes(bytes(data))
+
+
 def _file(ctx, name="a_file"):
     (ctx.tmp / name).write_text("not a folder")
     return ctx.tmp / name
@@ -185,6 +198,7 @@ CASES = [
     ("checkpoint meta nested", lambda c: c.resume_damaged(_deep_json), 2, "is damaged"),
     ("checkpoint position", lambda c: c.resume_damaged(_bad_position), 2, "inconsistent position"),
     ("checkpoint weight missing", lambda c: c.resume_damaged(_missing_weight), 2, "is damaged"),
+    ("checkpoint unpacks too large", lambda c: c.resume_damaged(_huge_member), 2, "would unpack to 2,147,"),
     ("checkpoint weight shape", lambda c: c.resume_damaged(_wrong_weight_shape), 2, "is damaged"),
     # ------------------------------------------------------------------ train: data
     ("data missing folder", lambda c: train_args(c.tmp / "none", c.tmp / "r"), 2, "No folder of images"),

@@ -207,7 +207,7 @@ class GANTrainer:
         try:
             meta, arrays = self._read_checkpoint(path)
         except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, TypeError, ValueError,
-                AttributeError, RecursionError, UnicodeDecodeError) as exc:
+                AttributeError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
             raise CheckpointError(
                 f"resume: the checkpoint {path} is damaged or not a checkpoint of `upsampling train` "
                 f"({type(exc).__name__}: {str(exc)[:200]}). Restore a copy, or start again with --overwrite."
@@ -235,6 +235,13 @@ class GANTrainer:
 
     def _read_checkpoint(self, path: Path):
         """(meta, arrays) of a checkpoint, every part checked against this trainer; raises on damage."""
+        with zipfile.ZipFile(path) as zf:  # bounded: weights, two optimizers' slots, the order, the history
+            size = sum(info.file_size for info in zf.infolist())
+        limit = 16 * (self.generator.count_params() + self.discriminator.count_params()) * 4 \
+            + 8 * len(self.images) + 2 ** 28
+        if size > limit:
+            raise ValueError(f"it would unpack to {size:,} bytes, more than the {limit:,} a checkpoint of this "
+                             "model can need")
         with np.load(path, allow_pickle=False) as z:
             files = list(z.files)
             contents = {k: z[k] for k in files}
