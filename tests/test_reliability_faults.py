@@ -115,7 +115,7 @@ def test_kill_9_at_random_points_and_in_checkpoint_writes_then_an_identical_resu
             except subprocess.TimeoutExpired:
                 proc.kill()
                 out, err = proc.communicate()
-        if left_tmp:
+        if left_tmp and kind == "write":  # (a random kill may come before the clean-up)
             assert "Removed 1 temporary file" in out  # the previous kill's leftover, cleaned at start
         assert proc.returncode in (-signal.SIGKILL, 0), err
         if (run / "checkpoint.npz").exists():
