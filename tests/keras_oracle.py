@@ -13,6 +13,10 @@ def keras():
     return pytest.importorskip("keras")
 
 
+def torch_module():
+    return pytest.importorskip("torch")
+
+
 def compare_layer(ours_cls, keras_cls, kwargs: dict, x: np.ndarray, atol=1e-5, rtol=1e-5, training=False):
     """Run one layer in both frameworks on `x` with Keras's weights; return both outputs."""
     k = keras()

@@ -24,9 +24,7 @@ class ReLU(Layer):
         super().__init__(**kwargs)
         self.max_value = _non_negative(max_value, "max_value", self._owner, allow_none=True)
         self.negative_slope = _non_negative(negative_slope, "negative_slope", self._owner)
-        if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool):
-            raise self._error(f"`threshold` must be a number. Received: threshold={threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = _non_negative(threshold, "threshold", self._owner)  # Keras refuses < 0 too
 
     def call_forward(self, x, training):
         kw = dict(negative_slope=self.negative_slope, max_value=self.max_value, threshold=self.threshold)
