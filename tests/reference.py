@@ -57,3 +57,67 @@ def conv_transpose2d_naive(x, k, strides, out_shape, crop_before, dilation, grou
                                 for fo in range(fg):
                                     y[bi, oy, ox, g * fg + fo] += x[bi, iy, ix, ci] * k[a, bb, fo, ci]
     return y
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape arithmetic from the published formulas, written out here so that tests never check
+# `upsampling.shapes` against itself. One spatial axis: i input length, k kernel, s stride,
+# d dilation, ke = (k - 1) * d + 1 the dilated kernel's extent.
+#   [conv]   V. Dumoulin, F. Visin, "A guide to convolution arithmetic for deep learning" (2016),
+#            and TensorFlow's "same" rule: out = ceil(i / s), total padding
+#            max((out - 1) * s + ke - i, 0), the smaller half before (top/left).
+#   [tconv]  Keras 2 `conv_utils.deconv_length` (which Keras 3 keeps): valid -> (i-1)s + max(ke, s),
+#            same -> i*s; with output_padding op: valid -> (i-1)s + ke + op, same ->
+#            (i-1)s + (ke mod 2) + op ... written as its source writes it, from a padding p.
+#   [torch]  torch.nn.Conv2d / ConvTranspose2d docs: floor((i + 2p - d(k-1) - 1) / s) + 1 and
+#            (i - 1)s - 2p + d(k - 1) + op + 1.
+
+def ref_conv_length(i, k, s, d, padding):
+    ke = (k - 1) * d + 1
+    if padding == "valid":
+        return (i - ke) // s + 1
+    return -(-i // s)
+
+
+def ref_conv_pads(i, k, s, d, padding):
+    """(before, after) zero padding of a Keras/TF convolution."""
+    if padding == "valid":
+        return (0, 0)
+    ke = (k - 1) * d + 1
+    total = max((ref_conv_length(i, k, s, d, "same") - 1) * s + ke - i, 0)
+    return (total // 2, total - total // 2)
+
+
+def ref_conv_transpose_length(i, k, s, d, padding, op):
+    """Keras's deconv_length, as its source computes it: from the padding p it implies."""
+    ke = (k - 1) * d + 1
+    if op is None:
+        if padding == "valid":
+            return i * s + max(ke - s, 0)
+        return i * s
+    p = ke // 2 if padding == "same" else 0
+    return (i - 1) * s + ke - 2 * p + op
+
+
+def ref_conv_transpose_crops(i, k, s, d, padding, op):
+    """(crop_before, crop_after) taken from the full scatter of length (i - 1)s + ke.
+
+    A transposed convolution is the adjoint of the convolution that maps its output back to its
+    input: that convolution pads its input of length L (the output here) by `before`, the
+    TF/Keras rule for a conv of L -> i, total = max((i - 1)s + ke - L, 0) for 'same'. The adjoint
+    then drops `before` leading rows of the scatter; whatever is left over after the output is
+    dropped at the end (negative: zeros appended).
+    """
+    ke = (k - 1) * d + 1
+    full = (i - 1) * s + ke
+    length = ref_conv_transpose_length(i, k, s, d, padding, op)
+    before = max(full - length, 0) // 2 if padding == "same" else 0
+    return (before, full - before - length)
+
+
+def ref_torch_conv_length(i, k, s, d, p):
+    return (i + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def ref_torch_conv_transpose_length(i, k, s, d, p, op):
+    return (i - 1) * s - 2 * p + d * (k - 1) + op + 1

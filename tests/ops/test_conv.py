@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from tests.gradcheck import check_vjp
-from tests.reference import conv2d_naive
-from upsampling import shapes
+from tests.reference import conv2d_naive, ref_conv_pads
 from upsampling.ops.conv import conv2d, conv2d_backward
 from upsampling.ops.im2col import col2im, im2col
 
@@ -24,7 +23,7 @@ CASES = [
 
 
 def _pads(h, w, k, s, d, padding):
-    return (shapes.conv_padding(h, k[0], s[0], d[0], padding), shapes.conv_padding(w, k[1], s[1], d[1], padding))
+    return (ref_conv_pads(h, k[0], s[0], d[0], padding), ref_conv_pads(w, k[1], s[1], d[1], padding))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from tests.gradcheck import check_vjp
-from tests.reference import conv_transpose2d_naive
-from upsampling import shapes
+from tests.reference import conv_transpose2d_naive, ref_conv_transpose_crops, ref_conv_transpose_length
 from upsampling.ops.conv import conv2d
 from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
 
@@ -13,8 +12,8 @@ rng = np.random.default_rng(1)
 
 
 def _crops(h, w, k, s, d, padding, op):
-    return (shapes.conv_transpose_padding(h, k[0], s[0], d[0], padding, op[0]),
-            shapes.conv_transpose_padding(w, k[1], s[1], d[1], padding, op[1]))
+    return (ref_conv_transpose_crops(h, k[0], s[0], d[0], padding, op[0]),
+            ref_conv_transpose_crops(w, k[1], s[1], d[1], padding, op[1]))
 
 
 GRID = [
@@ -31,8 +30,8 @@ def test_matches_naive_scatter_with_keras_shapes(k, s, padding, op):
     kern = rng.standard_normal((k, k, f, c))
     crops = _crops(h, w, (k, k), (s, s), (1, 1), padding, (op, op))
     y, _ = conv_transpose2d(x, kern, strides=(s, s), crops=crops)
-    out_h = shapes.conv_transpose_output_length(h, k, s, 1, padding, op)
-    out_w = shapes.conv_transpose_output_length(w, k, s, 1, padding, op)
+    out_h = ref_conv_transpose_length(h, k, s, 1, padding, op)
+    out_w = ref_conv_transpose_length(w, k, s, 1, padding, op)
     assert y.shape == (2, out_h, out_w, f)
     ref = conv_transpose2d_naive(x, kern, (s, s), (out_h, out_w), (crops[0][0], crops[1][0]), (1, 1))
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
