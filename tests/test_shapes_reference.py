@@ -43,17 +43,16 @@ def test_reference_formulas_agree_with_the_worked_examples_in_the_literature():
 
 
 @pytest.mark.parametrize("k,s,padding,op,d", TRANSPOSE_GRID)
-def test_conv2d_transpose_shape_and_crops_match_the_formulas_and_keras(k, s, padding, op, d):
+def test_conv2d_transpose_shape_and_crops_match_the_formulas(k, s, padding, op, d):
     h, w = 3, 4
-    kw = dict(filters=2, kernel_size=k, strides=s, padding=padding, output_padding=op, dilation_rate=d)
-    layer = layers.Conv2DTranspose(dtype="float64", **kw)
+    layer = layers.Conv2DTranspose(2, k, strides=s, padding=padding, output_padding=op, dilation_rate=d,
+                                   dtype="float64")
     x = rng.standard_normal((1, h, w, 2))
     y = layer(x)
     expected = (1, ref_conv_transpose_length(h, k, s, d, padding, op),
                 ref_conv_transpose_length(w, k, s, d, padding, op), 2)
     assert y.shape == expected
     assert layer.compute_output_shape((None, h, w, 2)) == (None,) + expected[1:]
-    assert tuple(keras().layers.Conv2DTranspose(**kw).compute_output_shape((None, h, w, 2))) == (None,) + expected[1:]
     # the numbers: the scatter written out, with the crops from the adjoint-convolution formula
     kernel, bias = layer.get_weights()
     crops = (ref_conv_transpose_crops(h, k, s, d, padding, op)[0], ref_conv_transpose_crops(w, k, s, d, padding, op)[0])
@@ -61,19 +60,33 @@ def test_conv2d_transpose_shape_and_crops_match_the_formulas_and_keras(k, s, pad
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("k,s,padding,op,d", TRANSPOSE_GRID)
+def test_conv2d_transpose_output_shape_matches_keras(k, s, padding, op, d):
+    kw = dict(filters=2, kernel_size=k, strides=s, padding=padding, output_padding=op, dilation_rate=d)
+    expected = (None, ref_conv_transpose_length(3, k, s, d, padding, op), ref_conv_transpose_length(4, k, s, d, padding, op), 2)
+    assert tuple(keras().layers.Conv2DTranspose(**kw).compute_output_shape((None, 3, 4, 2))) == expected
+    assert layers.Conv2DTranspose(**kw).compute_output_shape((None, 3, 4, 2)) == expected
+
+
 @pytest.mark.parametrize("k,s,padding,d", CONV_GRID)
-def test_conv2d_shape_and_padding_match_the_formulas_and_keras(k, s, padding, d):
+def test_conv2d_shape_and_padding_match_the_formulas(k, s, padding, d):
     h, w = 11, 10
-    kw = dict(filters=2, kernel_size=k, strides=s, padding=padding, dilation_rate=d)
-    layer = layers.Conv2D(dtype="float64", **kw)
+    layer = layers.Conv2D(2, k, strides=s, padding=padding, dilation_rate=d, dtype="float64")
     x = rng.standard_normal((1, h, w, 2))
     y = layer(x)
     expected = (1, ref_conv_length(h, k, s, d, padding), ref_conv_length(w, k, s, d, padding), 2)
     assert y.shape == expected
-    assert tuple(keras().layers.Conv2D(**kw).compute_output_shape((None, h, w, 2))) == (None,) + expected[1:]
+    assert layer.compute_output_shape((None, h, w, 2)) == (None,) + expected[1:]
     kernel, bias = layer.get_weights()
     pads = (ref_conv_pads(h, k, s, d, padding), ref_conv_pads(w, k, s, d, padding))
     np.testing.assert_allclose(y, conv2d_naive(x, kernel, (s, s), pads, (d, d)) + bias, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,s,padding,d", CONV_GRID)
+def test_conv2d_output_shape_matches_keras(k, s, padding, d):
+    kw = dict(filters=2, kernel_size=k, strides=s, padding=padding, dilation_rate=d)
+    expected = (None, ref_conv_length(11, k, s, d, padding), ref_conv_length(10, k, s, d, padding), 2)
+    assert tuple(keras().layers.Conv2D(**kw).compute_output_shape((None, 11, 10, 2))) == expected
 
 
 def _torch_transpose_equivalent(k, s, d, padding, op):

@@ -26,9 +26,10 @@ CASES = [(name, kw) for name in sorted(A.ACTIVATIONS) for kw in SETTINGS.get(nam
 
 def _input(name, shape=(3, 8), seed=0):
     rng = np.random.default_rng(seed)
-    # spread over every piece of the piecewise ones: relu6 (0, 6), hard_sigmoid (-3, 3)
-    scale = 4.0 if name in ("relu6", "hard_sigmoid") else 1.5
-    x = rng.standard_normal(shape) * scale
+    if name in ("relu6", "hard_sigmoid"):  # every piece: below 0 / -3, between, above 6 / 3
+        x = rng.uniform(-9.0, 9.0, shape)
+    else:
+        x = rng.standard_normal(shape) * 1.5
     for point in KINKS.get(name, []):
         x[np.abs(x - point) < 0.05] += 0.1
     return x
