@@ -1,14 +1,13 @@
 # Two commands do all set-up on a fresh machine:
 #   make train   - trains the default DCGAN on the bundled MNIST-5k (the main job)
 #   make test    - runs the whole test suite, Keras 3 / PyTorch oracles included
+#   make mutants - mutation testing of the numeric core (slow; not part of CI, see docs/testing.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/default
-# The oracles the tests compare against (torch 2.13.0 is the CPU build available offline here).
-ORACLES := torch==2.13.0 keras==3.15.1
 
-.PHONY: venv test demo train clean
+.PHONY: venv test mutants demo train clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +18,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]' $(ORACLES)
+	$(BIN)/pip install -q -e '.[test]'  # the `test` extra pins the oracles (torch, keras)
 	touch $@
 
 venv: $(VENV)/.test-installed
 
 test: $(VENV)/.test-installed
 	KERAS_BACKEND=torch $(BIN)/python -m pytest
+
+# Mutation testing over the modules listed in [tool.mutmut] (pyproject.toml). MUTANTS narrows it to
+# mutant names, e.g. make mutants MUTANTS='upsampling.ops.activations*'. Results: mutants/, and
+# `$(BIN)/mutmut results`.
+MUTANTS ?=
+mutants: $(VENV)/.test-installed
+	$(BIN)/pip install -q -e '.[mutation]'
+	KERAS_BACKEND=torch OMP_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
 
 demo: $(VENV)/.installed
 	$(BIN)/upsampling demo --out runs/demo
