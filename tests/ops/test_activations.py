@@ -83,10 +83,66 @@ def test_leaky_relu_backward_uses_the_slope(slope):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-@pytest.mark.parametrize("name", sorted(A.ACTIVATIONS))
-def test_activations_keep_the_dtype_in_both_directions(name, dtype):
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{kw}" for n, kw in CASES])
+def test_activations_keep_the_dtype_in_both_directions(name, kw, dtype):
     fwd, bwd = A.ACTIVATIONS[name]
     x = _input(name).astype(dtype)
-    y = fwd(x)
+    y = fwd(x, **kw)
     assert y.dtype == x.dtype
-    assert bwd(np.ones_like(y), x, y).dtype == x.dtype
+    assert bwd(np.ones_like(y), x, y, **kw).dtype == x.dtype
+
+
+# (name, settings, the kink, the derivative there): Keras (and TF, PyTorch) take the left piece's
+# slope at the kink for each of these
+AT_KINKS = [
+    ("relu", {}, 0.0, 0.0),
+    ("relu", dict(negative_slope=0.1), 0.0, 0.1),
+    ("leaky_relu", {}, 0.0, 0.2),
+    ("leaky_relu", dict(negative_slope=0.3), 0.0, 0.3),
+    ("relu6", {}, 0.0, 0.0),
+    ("relu6", {}, 6.0, 0.0),
+    ("hard_sigmoid", {}, -3.0, 0.0),
+    ("hard_sigmoid", {}, 3.0, 0.0),
+    ("elu", dict(alpha=0.4), 0.0, 0.4),
+]
+
+
+@pytest.mark.parametrize("name,kw,x,dydx", AT_KINKS, ids=[f"{n}-{kw}-{x}" for n, kw, x, _ in AT_KINKS])
+def test_derivative_exactly_at_a_kink_is_the_left_slope(name, kw, x, dydx):
+    fwd, bwd = A.ACTIVATIONS[name]
+    x = np.array([x])
+    assert bwd(np.ones(1), x, fwd(x, **kw), **kw)[0] == dydx
+
+
+@pytest.mark.parametrize("name,kw,x,dydx", AT_KINKS, ids=[f"{n}-{kw}-{x}" for n, kw, x, _ in AT_KINKS])
+def test_derivative_exactly_at_a_kink_matches_keras(name, kw, x, dydx):
+    k, torch = keras(), torch_module()
+    xt = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+    getattr(k.activations, name)(xt, **kw).sum().backward()
+    assert xt.grad.numpy()[0] == dydx
+
+
+def test_relu_threshold_passes_only_values_above_it():
+    # Keras: x if x > threshold, else negative_slope * (x - threshold); at the threshold, 0
+    x = np.array([0.0, 0.5, 1.0, 1.5])
+    np.testing.assert_array_equal(A.relu(x, threshold=1.0), [0.0, 0.0, 0.0, 1.5])
+    np.testing.assert_allclose(A.relu(x, threshold=1.0, negative_slope=0.5), [-0.5, -0.25, 0.0, 1.5])
+    np.testing.assert_array_equal(A.relu_backward(np.ones(4), x, None, threshold=1.0, negative_slope=0.5),
+                                  [0.5, 0.5, 0.5, 1.0])
+
+
+def test_relu_threshold_at_integer_inputs_matches_keras():
+    k = keras()
+    x = np.arange(-2.0, 4.0).reshape(2, 3)
+    for kw in (dict(threshold=1.0), dict(threshold=2.0, negative_slope=0.25, max_value=3.0)):
+        np.testing.assert_array_equal(A.relu(x, **kw), k.ops.convert_to_numpy(k.activations.relu(x, **kw)))
+
+
+def test_softmax_is_stable_for_large_and_very_different_rows():
+    x = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1001.0, -999.0], [0.0, 1.0, -1.0]])
+    y = A.softmax(x)
+    expected = np.exp([0.0, 1.0, -1.0]) / np.exp([0.0, 1.0, -1.0]).sum()
+    np.testing.assert_allclose(y[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(y[1], np.exp([-1.0, -2.0, 0.0]) / np.exp([-1.0, -2.0, 0.0]).sum(), rtol=1e-12)
+    np.testing.assert_allclose(y[2], expected, rtol=1e-12)
+    np.testing.assert_allclose(A.softmax(x.T, axis=0), y.T, rtol=1e-12)

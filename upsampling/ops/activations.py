@@ -19,7 +19,8 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    y = np.where(x >= threshold, x, negative_slope * (x - threshold)) if (
+    # x above the threshold passes; at the threshold itself Keras gives 0 (the negative side)
+    y = np.where(x > threshold, x, negative_slope * (x - threshold)) if (
         negative_slope or threshold) else np.maximum(x, 0)
     if max_value is not None:
         y = np.minimum(y, max_value)
@@ -27,7 +28,7 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
 
 def relu_backward(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
-    slope = np.where(x >= threshold, 1.0, negative_slope) if (negative_slope or threshold) else (x > 0)
+    slope = np.where(x > threshold, 1.0, negative_slope) if (negative_slope or threshold) else (x > 0)
     if max_value is not None:
         slope = slope * (x < max_value)
     return (dy * slope).astype(dy.dtype, copy=False)
@@ -42,9 +43,10 @@ def leaky_relu(x, negative_slope=0.2):
 
 
 def leaky_relu_backward(dy, x, y, negative_slope=0.2):
-    # dy * {slope, 1}[x >= 0] through a two-entry table: exact, and ~3x faster than np.where here
+    # dy * {slope, 1}[x > 0] through a two-entry table: exact, and ~3x faster than np.where here;
+    # slope at 0 itself, as TF, PyTorch and Keras differentiate it
     table = np.array([negative_slope, 1], dtype=dy.dtype)
-    dx = table.take((x >= 0).view(np.uint8))
+    dx = table.take((x > 0).view(np.uint8))
     dx *= dy
     return dx
 
