@@ -44,7 +44,7 @@ def compare_layer_and_gradients(ours_cls, keras_cls, kwargs: dict, x: np.ndarray
     trainable weight, from torch's autograd on Keras's side. Integer `x` (Embedding) gets no dx check.
     Returns (y_ours, y_keras).
     """
-    import torch
+    torch = torch_module()
 
     from upsampling.autograd import Gradients
     from upsampling.models import Sequential

@@ -98,3 +98,10 @@ def test_categorical_crossentropy_label_smoothing_spreads_over_the_classes(smoot
     target = y * (1 - smoothing) + smoothing / classes
     expected = np.mean(-(target * np.log(p)).sum(axis=1))
     np.testing.assert_allclose(L.CategoricalCrossentropy(label_smoothing=smoothing)(y, p), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(beta_2=1.0), "beta_2"), (dict(beta_2=1.5), "beta_2"),
+                                          (dict(beta_1=1.0), "beta_1"), (dict(epsilon=-1e-7), "epsilon")])
+def test_adam_refuses_decay_rates_outside_zero_one_and_negative_epsilon(kwargs, match):
+    with pytest.raises(ValueError, match=rf"Adam.*{match}"):
+        O.Adam(**kwargs)

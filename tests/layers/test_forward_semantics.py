@@ -183,3 +183,27 @@ def test_relu_validation_matches_keras():
             k.layers.ReLU(**kw)
         with pytest.raises(ValueError, match=next(iter(kw))):
             layers.ReLU(**kw)
+
+
+# ---------------------------------------------------------------------------- from mutation testing
+def test_dropout_seed_fixes_the_mask_and_rate_one_has_a_zero_gradient():
+    x = rng.uniform(1.0, 2.0, (6, 7))
+    a = layers.Dropout(0.5, seed=11, dtype="float64")(x, training=True)
+    b = layers.Dropout(0.5, seed=11, dtype="float64")(x, training=True)
+    c = layers.Dropout(0.5, seed=12, dtype="float64")(x, training=True)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+    y, backward = layers.Dropout(1.0, dtype="float64").forward(x, True)
+    np.testing.assert_array_equal(backward(np.ones_like(x), None), np.zeros_like(x))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: layers.Dropout(True), "rate"),
+    (lambda: layers.LeakyReLU(negative_slope=None), "negative_slope"),
+    (lambda: layers.LeakyReLU(negative_slope="0.2"), "negative_slope"),
+    (lambda: layers.ReLU(max_value="6"), r"ReLU.*max_value"),
+    (lambda: layers.ReLU(threshold=True), r"ReLU.*threshold"),
+])
+def test_bad_arguments_name_the_layer_and_argument(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
