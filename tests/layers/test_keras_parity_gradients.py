@@ -3,7 +3,7 @@ outputs, input gradients and weight gradients with the same random non-zero weig
 import numpy as np
 import pytest
 
-from tests.keras_oracle import compare_layer, compare_layer_and_gradients, keras
+from tests.keras_oracle import compare_layer, compare_layer_and_gradients, keras, torch_module
 from upsampling import layers
 
 rng = np.random.default_rng(5)
@@ -110,7 +110,7 @@ def test_instance_normalization_is_keras_group_normalization_with_one_channel_pe
 def test_whole_sample_instance_normalization_is_keras_layer_normalization_with_constant_weights():
     """keras-contrib's axis=None: one scalar gamma/beta; equal to LayerNormalization over every non-batch
     axis whose gamma/beta are filled with those scalars, and its weight gradients are their sums."""
-    import torch
+    torch = torch_module()
     k = keras()
     x = (2 * rng.standard_normal((3, 4, 5, 2)) + 1).astype(np.float32)
     g, b = np.float32(1.7), np.float32(-0.4)
