@@ -15,9 +15,6 @@ from upsampling.io.reader import DEFAULT_LIMITS, check_path, h5py_module, open_h
 
 def save(model, path):
     h5py = h5py_module()
-    if not model.built:
-        raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights. "
-                         f"Call it on data or build it first.")
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         keras_v3.write_weights(f, model)
