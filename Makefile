@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/default
-# The oracles the tests compare against (torch 2.13.0 is the CPU build available offline here).
-ORACLES := torch==2.13.0 keras==3.15.1
+# The oracles the tests compare against (torch 2.13.0 is the CPU build available offline here);
+# ONNX Runtime checks the ONNX export.
+ORACLES := torch==2.13.0 keras==3.15.1 onnx==1.23.2 onnxruntime==1.32.0
 
 .PHONY: venv test demo train clean
 

@@ -1,4 +1,4 @@
-"""Command line: `upsampling demo | train | generate | evaluate`."""
+"""Command line: `upsampling demo | train | generate | evaluate | export`."""
 from __future__ import annotations
 
 import argparse
@@ -77,6 +77,23 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from upsampling.models import load_model
+    try:
+        model = load_model(args.model, compile=False)
+        if args.out.lower().endswith(".onnx"):
+            path = model.export(args.out, format="onnx")
+        elif args.out.lower().endswith((".keras", ".h5", ".hdf5")):
+            path = model.save(args.out)
+        else:
+            raise ValueError(f"export: OUT must end in .onnx, .keras or .h5. Received: {args.out}")
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="upsampling", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     gen = sub.add_parser("generate", help="write images from a saved generator")
-    gen.add_argument("generator", help="a generator saved by `upsampling train` (RUN/generator.model)")
+    gen.add_argument("generator", help="a generator saved by `upsampling train` (RUN/generator.keras)")
     gen.add_argument("--n", type=int, default=64)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--scale", type=int, default=2, help="enlarge each pixel this many times")
@@ -123,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--baselines", action="store_true",
                     help="also score real held-out images and an untrained generator of the same shape")
     ev.set_defaults(func=_evaluate)
+
+    ex = sub.add_parser("export", help="write a saved model as ONNX (OUT.onnx) or as a Keras .keras / .h5 file")
+    ex.add_argument("model", help="a .keras, .h5 or older .model file")
+    ex.add_argument("out", help="OUT.onnx (ONNX Runtime), OUT.keras or OUT.h5 (Keras 3)")
+    ex.set_defaults(func=_export)
     return parser
 
 
