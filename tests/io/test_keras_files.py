@@ -30,12 +30,14 @@ def _kpredict(kmodel, x):
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
-def test_keras_loads_our_keras_file_and_predicts_what_we_predict(name, tmp_path):
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_keras_loads_our_file_and_predicts_what_we_predict(name, suffix, tmp_path):
     k = keras()
     model, x = build(name)
-    path = model.save(tmp_path / "m.keras")
-    with zipfile.ZipFile(path) as zf:
-        assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+    path = model.save(tmp_path / f"m{suffix}")
+    if suffix == ".keras":
+        with zipfile.ZipFile(path) as zf:
+            assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
     kmodel = k.saving.load_model(path)
     _same(model.predict(x, verbose=0), _kpredict(kmodel, x))
     for layer in model.layers:  # every layer's weights where Keras expects them
@@ -133,16 +135,21 @@ def test_round_trip_ours_keras_ours_with_training_on_both_sides(tmp_path):
     for s in range(5):
         model.train_on_batch(*_batch(s))
     kmodel = k.saving.load_model(model.save(tmp_path / "here.keras"))
+    x, _ = _batch(0)
+    _same(model.predict(x, verbose=0), _kpredict(kmodel, x))
     for s in range(5, 10):
         kmodel.train_on_batch(*_batch(s))
     kmodel.save(tmp_path / "there.keras")
     back = load_model(tmp_path / "there.keras")
-    x, _ = _batch(0)
+    for a, b in zip(back.get_weights(), kmodel.get_weights()):
+        np.testing.assert_array_equal(a, b)
     _same(back.predict(x, verbose=0), _kpredict(kmodel, x))
     for s in range(10, 13):
         back.train_on_batch(*_batch(s))
         kmodel.train_on_batch(*_batch(s))
     _same(back.predict(x, verbose=0), _kpredict(kmodel, x))
+    for a, b in zip(back.get_weights(), kmodel.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
     assert back.optimizer.iterations == 13
 
 
@@ -173,3 +180,43 @@ def test_to_json_and_model_from_json_both_ways():
         _copy_weights(kmodel, ours)
         _same(ours.predict(x, verbose=0), _kpredict(kmodel, x))
         assert json.loads(ours.to_json())["class_name"] == json.loads(kmodel.to_json())["class_name"]
+
+
+def test_legacy_h5_keeps_compile_arguments_and_optimizer_state(tmp_path):
+    k = keras()
+    model = _compiled(Adam(0.01, beta_1=0.5))
+    for s in range(3):
+        model.train_on_batch(*_batch(s))
+    path = model.save(tmp_path / "m.h5")
+    back = load_model(path)
+    assert back.optimizer.iterations == 3 and back.optimizer.get_config()["beta_1"] == 0.5
+    x, y = _batch(7)
+    np.testing.assert_array_equal(back.train_on_batch(x, y), model.train_on_batch(x, y))
+    kmodel = k.saving.load_model(path)  # Keras reads the file, compiled as saved
+    assert kmodel.optimizer.get_config()["beta_1"] == 0.5
+    _same(back.predict(x, verbose=0), _kpredict(k.saving.load_model(back.save(tmp_path / "b.h5")), x))
+
+
+def test_keras2_style_configs_load():
+    """tf.keras 2 wrote inbound nodes as nested lists, `batch_input_shape`, `alpha=` and axis=[3]."""
+    text = json.dumps({"class_name": "Model", "config": {"name": "k2", "layers": [
+        {"class_name": "InputLayer", "name": "input_1",
+         "config": {"batch_input_shape": [None, 4, 4, 2], "dtype": "float32", "sparse": False, "name": "input_1"},
+         "inbound_nodes": []},
+        {"class_name": "Conv2DTranspose", "name": "up", "config": {
+            "name": "up", "trainable": True, "dtype": "float32", "filters": 3, "kernel_size": [3, 3],
+            "strides": [2, 2], "padding": "same", "output_padding": None, "data_format": "channels_last",
+            "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
+            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+            "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+            "bias_constraint": None}, "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"class_name": "BatchNormalization", "name": "bn", "config": {"name": "bn", "axis": [3], "momentum": 0.99,
+                                                                      "epsilon": 0.001},
+         "inbound_nodes": [[["up", 0, 0, {}]]]},
+        {"class_name": "LeakyReLU", "name": "act", "config": {"name": "act", "alpha": 0.2},
+         "inbound_nodes": [[["bn", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["act", 0, 0]]}})
+    with pytest.warns(DeprecationWarning, match="alpha"):
+        model = model_from_json(text)
+    assert model.output_shape == (None, 8, 8, 3) and model.get_layer("act").negative_slope == 0.2

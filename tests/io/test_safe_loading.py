@@ -267,7 +267,7 @@ def test_load_weights_and_set_weights_check_every_array_before_assigning_any(tmp
 def test_a_weights_only_file_is_not_a_model(tmp_path):
     model = _model()
     model.save_weights(tmp_path / "w.weights.h5")
-    with pytest.raises(ValueError, match=r"w.weights.h5: is an HDF5 file without a `model_config` attribute"):
+    with pytest.raises(ValueError, match=r"w.weights.h5: is not a model: an HDF5 file without a `model_config` attribute"):
         load_model(tmp_path / "w.weights.h5")
 
 

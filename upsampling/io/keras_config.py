@@ -236,6 +236,9 @@ def _clean_layer_config(cfg: dict, path, owner: str, custom_objects) -> dict:
     for key, default in _KERAS_DEFAULTS.items():
         if key in cfg and cfg[key] == default:
             cfg.pop(key)
+    axis = cfg.get("axis")
+    if isinstance(axis, list) and len(axis) == 1:  # Keras 2's BatchNormalization wrote axis=[3]
+        cfg["axis"] = axis[0]
     for key in ("batch_input_shape", "batch_shape"):
         if isinstance(cfg.get(key), list):
             cfg[key] = tuple(cfg[key])
@@ -345,7 +348,7 @@ def _functional_from_keras(cfg, path, custom_objects):
         progress = False
         for lname, nodes in pending:
             while done[lname] < len(nodes):
-                node = nodes[done[lname]]
+                node = _keras2_node(nodes[done[lname]])
                 if not isinstance(node, dict):
                     raise fail(path, f"layer {lname!r}: a node must be an object with `args`.")
                 kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
@@ -355,7 +358,7 @@ def _functional_from_keras(cfg, path, custom_objects):
                 if len(args) != 1:
                     raise fail(path, f"layer {lname!r}: expected one positional argument per call, "
                                      f"found {len(args)}.")
-                several = isinstance(args[0], list) and bool(args[0]) and isinstance(args[0][0], dict)
+                several = isinstance(args[0], list) and bool(args[0]) and isinstance(args[0][0], (dict, list))
                 ins = [tensor(r) for r in (args[0] if several else [args[0]])]
                 if any(t is None for t in ins):
                     break
@@ -374,7 +377,7 @@ def _functional_from_keras(cfg, path, custom_objects):
         if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
             value, single = [value], True
         elif isinstance(value, list):
-            single = False
+            single = len(value) == 1  # Keras 2 wrote [[name, 0, 0]] for a single tensor
         else:
             raise fail(path, f"malformed `{what}`: {str(value)[:100]}")
         ts = [tensor(r) for r in value]
@@ -390,6 +393,15 @@ def _functional_from_keras(cfg, path, custom_objects):
         raise fail(path, f"cannot build the functional model: {exc}") from None
     model.trainable = cfg.get("trainable", True)
     return model
+
+
+def _keras2_node(node):
+    """Keras 2 wrote a call as [[layer, node_index, tensor_index, kwargs], ...]: as Keras 3's form."""
+    if not isinstance(node, list) or not all(isinstance(r, list) and len(r) in (3, 4) for r in node) or not node:
+        return node
+    refs = [r[:3] for r in node]
+    kwargs = node[0][3] if len(node[0]) == 4 and isinstance(node[0][3], dict) else {}
+    return {"args": [refs[0] if len(refs) == 1 else refs], "kwargs": kwargs}
 
 
 # ------------------------------------------------------------------------- Keras's weight layout

@@ -123,7 +123,8 @@ def apply_compile_config(model, spec: dict, path) -> None:
         weighted = [m.get("class_name") if isinstance(m, dict) else m for m in spec.get("weighted_metrics") or []]
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, weighted_metrics=weighted or None)
     except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError) as exc:
-        raise fail(path, f"cannot compile the model as saved: {exc}") from None
+        raise fail(path, f"cannot compile the model as saved ({exc}); load it with compile=False "
+                         f"to get the uncompiled model.") from None
 
 
 # ------------------------------------------------------------------------------------ save / load

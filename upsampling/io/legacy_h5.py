@@ -98,8 +98,8 @@ def load(path, compile: bool = True, custom_objects=None, limits=DEFAULT_LIMITS)
     path = check_path(path)
     with open_hdf5(path, path, "the file") as f:
         if "model_config" not in f.attrs:
-            raise fail(path, "is an HDF5 file without a `model_config` attribute: it holds weights only "
-                             "(use model.load_weights) or is not a Keras model file.")
+            raise fail(path, "is not a model: an HDF5 file without a `model_config` attribute (a weights "
+                             "file? use model.load_weights).")
         config = parse_json(_strings(f.attrs["model_config"])[0], path, "model_config", limits)
         training = None
         if compile and "training_config" in f.attrs:

@@ -7,6 +7,7 @@ for a compiled, built model). Loading also accepts a legacy Keras `.h5` model fi
 from __future__ import annotations
 
 import io
+import warnings
 
 from upsampling.atomic import atomic_write_bytes
 from upsampling.io import keras_v3
@@ -32,8 +33,13 @@ def load(model, path, limits=DEFAULT_LIMITS) -> None:
         else:
             opt = getattr(model, "optimizer", None)
             optimizer = None
-            if "optimizer" in f and getattr(model, "compiled", False) and opt is not None:
+            if "optimizer/vars" in f and getattr(model, "compiled", False) and opt is not None:
                 opt.build(model._compiled_variables)
-                optimizer = opt
+                stored = len(f["optimizer/vars"])
+                if stored == len(opt.variables):
+                    optimizer = opt
+                else:  # as Keras: a different optimizer's state is skipped with a warning
+                    warnings.warn(f"{path}: skipping the optimizer state: the file holds {stored} optimizer "
+                                  f"variables, optimizer '{opt.name}' has {len(opt.variables)}.", stacklevel=3)
             plan = keras_v3.read_weights(f, model, path, "the weights file", optimizer, limits)
     keras_v3.assign(plan)
