@@ -56,24 +56,18 @@ def read_weights(f, model, path, what: str, optimizer=None, limits=DEFAULT_LIMIT
     and return the [(variable, array)] pairs to assign; nothing is assigned here. Missing, extra,
     wrong-shape and wrong-dtype arrays are LoadErrors naming the array."""
     present = _datasets(f, path)
+    groups = [(group, variables, "weight", "f") for group, variables in keras_config.saveable_groups(model)]
+    if optimizer is not None:  # iteration counts are integers: any numeric dtype is accepted there
+        groups.append(("optimizer/vars", optimizer.variables, "optimizer variable", "i"))
     plan, expected = [], set()
-    for group, variables in keras_config.saveable_groups(model):
+    for group, variables, kind, dtype_kind in groups:
         for i, var in enumerate(variables):
             key = f"{group}/{i}"
             expected.add(key)
-            where = f"{what}: weight `{var.path}` ({key})"
+            where = f"{what}: {kind} `{var.path}` ({key})"
             if key not in present:
                 raise fail(path, f"{where} is missing.")
-            plan.append((var, read_dataset(present[key], path, where, var.shape, "f", limits)))
-    if optimizer is not None:
-        opt_vars = optimizer.variables
-        for i, var in enumerate(opt_vars):
-            key = f"optimizer/vars/{i}"
-            expected.add(key)
-            where = f"{what}: optimizer variable `{var.path}` ({key})"
-            if key not in present:
-                raise fail(path, f"{where} is missing.")
-            plan.append((var, read_dataset(present[key], path, where, var.shape, "i", limits)))
+            plan.append((var, read_dataset(present[key], path, where, var.shape, dtype_kind, limits)))
     extra = sorted(k for k in present if k not in expected and not (optimizer is None and k.startswith("optimizer/")))
     if extra:
         raise fail(path, f"{what} holds arrays the model does not have: {extra[:10]}"
