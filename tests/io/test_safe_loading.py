@@ -273,3 +273,49 @@ def test_a_weights_only_file_is_not_a_model(tmp_path):
 
 def test_load_error_is_a_value_error():
     assert issubclass(LoadError, ValueError)
+
+
+def _edit_h5(model, tmp_path, edit):
+    path = model.save(tmp_path / "edited.h5")
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return path
+
+
+def _huge_h5_config(f):
+    config = json.loads(f.attrs["model_config"])
+    config["config"]["layers"][0]["config"]["batch_shape"] = [None, 20000]
+    config["config"]["layers"][1]["config"]["units"] = 20000
+    config["config"]["layers"][1]["build_config"]["input_shape"] = [None, 20000]
+    f.attrs["model_config"] = json.dumps(config)
+
+
+def _first_layer_group(f):
+    return f["model_weights"][[n for n in f["model_weights"] if n.startswith("dense")][0]]
+
+
+def _wrong_kernel(f):
+    g = _first_layer_group(f)
+    name = g.attrs["weight_names"][0]
+    del g[name]
+    g.create_dataset(name, data=np.zeros((4, 7), np.float32))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_huge_h5_config, r"declares weight `kernel` of shape \(20000, 20000\)"),
+    (lambda f: f.attrs.__setitem__("model_config", "{" * 100 + "}" * 100), r"model_config nests 100 levels deep"),
+    (lambda f: f.attrs.__delitem__("model_config"), r"is not a model"),
+    (lambda f: _first_layer_group(f).__delitem__(_first_layer_group(f).attrs["weight_names"][1]),
+     r"weight '.*bias' of layer 'dense\w*' is missing"),
+    (_wrong_kernel, r"has shape \(4, 7\); the model expects \(4, 3\)"),
+    (lambda f: f["model_weights"].attrs.__setitem__("layer_names", np.array(["nope"], dtype=h5py.string_dtype())),
+     r"the layer group 'nope' listed in `layer_names` is missing"),
+])
+def test_legacy_h5_files_are_checked_the_same_way(edit, message, tmp_path):
+    path = _edit_h5(_model(), tmp_path, edit)
+
+    def load():
+        with pytest.raises(ValueError, match=r"edited.h5: .*" + message):
+            load_model(path)
+
+    assert _peak(load) < 8 << 20
