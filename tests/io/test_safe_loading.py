@@ -209,6 +209,11 @@ def test_deep_or_malformed_json_is_refused(saved, tmp_path, text, message):
         model_from_json(text)
 
 
+def test_json_beyond_the_size_limit_is_refused(saved):
+    with pytest.raises(ValueError, match=r"good.keras: config.json is \d+ bytes long, more than the limit of 100"):
+        load_model(saved[1], limits=Limits(max_json_bytes=100))
+
+
 def test_a_folder_or_missing_path_is_named(tmp_path):
     with pytest.raises(ValueError, match=rf"{tmp_path}: is a folder"):
         load_model(tmp_path)

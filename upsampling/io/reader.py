@@ -43,6 +43,7 @@ class Limits:
     max_ratio / ratio_floor_bytes: a member larger than `ratio_floor_bytes` that expands more than
         `max_ratio` times its compressed size is refused as a zip bomb.
     max_json_depth: deepest nesting of `[` / `{` in a JSON document.
+    max_json_bytes: largest JSON document (an architecture is a few KB to a few MB).
     max_weight_elements: largest weight a configuration may declare (elements).
     max_total_weight_elements: all weights of one model together (elements).
     """
@@ -52,6 +53,7 @@ class Limits:
     max_ratio: int = 200
     ratio_floor_bytes: int = 16 << 20
     max_json_depth: int = 64
+    max_json_bytes: int = 64 << 20
     max_weight_elements: int = 1 << 28
     max_total_weight_elements: int = 1 << 29
 
@@ -176,6 +178,8 @@ def _no_constants(name):
 
 def parse_json(data, path, what: str, limits: Limits = DEFAULT_LIMITS, expect=dict):
     """Decode JSON `data` (bytes or str) describing `what`, with a depth limit; LoadError if bad."""
+    if len(data) > limits.max_json_bytes:
+        raise fail(path, f"{what} is {len(data)} bytes long, more than the limit of {limits.max_json_bytes}.")
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else str(data)
     except UnicodeDecodeError as exc:
