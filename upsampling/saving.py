@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import numpy as np
 from upsampling.atomic import atomic_write_bytes
 
 FORMAT = "upsampling-model"
+# What reading a truncated or corrupt file raises (besides OSError), reported as one ValueError.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, KeyError, EOFError, ValueError, IndexError, UnicodeDecodeError, RecursionError)
 VERSION = 1
 
 

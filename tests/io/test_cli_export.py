@@ -26,4 +26,4 @@ def test_export_errors_are_messages(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     (tmp_path / "junk.keras").write_bytes(b"junk")
     assert main(["export", str(tmp_path / "junk.keras"), str(tmp_path / "g.onnx")]) == 2
-    assert "junk.keras: is neither" in capsys.readouterr().err
+    assert "junk.keras: is not a model saved by upsampling or Keras" in capsys.readouterr().err

@@ -42,8 +42,8 @@ def load_model(filepath, compile: bool = True, custom_objects=None, limits: Limi
                 return saving.load_model(path, compile, custom_objects, limits=limits, zf=zf)
             from upsampling.io import keras_v3
             return keras_v3.load(path, compile, custom_objects, limits, zf=zf)
-    raise reader.fail(path, "is neither a Keras .keras file (zip), a legacy Keras .h5 file (HDF5) nor "
-                            "an older upsampling .model file.")
+    raise reader.fail(path, "is not a model saved by upsampling or Keras: neither a .keras file (zip), a "
+                            "legacy .h5 file (HDF5) nor an older .model file.")
 
 
 def save_weights(model, filepath):
