@@ -205,14 +205,6 @@ class Model(Trainer, Layer):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(f"Model '{self.name}': `set_weights` expects a list of {len(own)} arrays "
                              f"(in the order of `model.weights`). Received: {got}")
-        for var, w in zip(own, weights):  # check every array before assigning any
-            arr = np.asarray(w)
-            if arr.dtype.kind not in "fiub":
-                raise TypeError(f"Model '{self.name}': weight `{var.path}` must be a real numeric array. "
-                                f"Received an array of {arr.dtype}")
-            if arr.shape != tuple(var.shape):
-                raise ValueError(f"Model '{self.name}': weight `{var.path}` has shape {tuple(var.shape)}, "
-                                 f"which is not compatible with the provided weight shape {arr.shape}.")
         start = 0
         seen = set()
         checked = []  # every layer's arrays checked before any is assigned

@@ -3,7 +3,7 @@ and the DCGAN generators; the graph uses standard operators only."""
 import numpy as np
 import pytest
 
-from tests.io.zoo import NOT_ON_KERAS_TORCH, ZOO, build, dcgan_generator, outputs, randomize
+from tests.io.zoo import NOT_ON_KERAS_TORCH, OTHER, ZOO, build, dcgan_generator, outputs, randomize
 from upsampling import layers
 from upsampling.io import onnx_export
 from upsampling.models import Sequential
@@ -28,7 +28,7 @@ def _check(model, x, tmp_path, atol=1e-5):
     return onnx.load(str(path))
 
 
-@pytest.mark.parametrize("name", sorted({**ZOO, **NOT_ON_KERAS_TORCH}))
+@pytest.mark.parametrize("name", sorted({**ZOO, **NOT_ON_KERAS_TORCH, **OTHER}))
 def test_onnx_runtime_matches_us_for_every_layer_kind(name, tmp_path):
     model, x = build(name)
     proto = _check(model, x, tmp_path)

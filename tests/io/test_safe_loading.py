@@ -252,11 +252,11 @@ def test_load_weights_and_set_weights_check_every_array_before_assigning_any(tmp
     other.layers[-1].set_weights([np.ones((3, 2), np.float32), np.ones(2, np.float32)])
     bad = [w + 1 for w in other.get_weights()]
     bad[-1] = np.zeros(5, np.float32)  # only the last array is wrong
-    with pytest.raises(ValueError, match=r"weight `dense\w*/bias` has shape \(2,\).*\(5,\)"):
+    with pytest.raises(ValueError, match=r"Dense layer 'dense\w*': weight `bias` has shape \(2,\).*\(5,\)"):
         model.set_weights(bad)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(TypeError, match="real numeric"):
+    with pytest.raises(TypeError, match="must be numeric"):
         model.set_weights([np.array(["a"] * w.size).reshape(w.shape) for w in before])
     # a weights file whose last array has the wrong shape leaves the model untouched
     wider = Sequential([layers.Input((4,)), layers.Dense(3, activation="relu"), layers.BatchNormalization(),

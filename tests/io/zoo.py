@@ -68,6 +68,30 @@ def upsamplers(data_format="channels_last", interpolations=("nearest", "bilinear
     return Sequential(out, name=f"upsamplers_{data_format}_{len(interpolations)}")
 
 
+def more_layers(data_format="channels_last"):
+    """Poolings, padding/cropping, Layer/Group normalization and the training-only noise layers."""
+    last = data_format == "channels_last"
+    kw = dict(data_format=data_format)
+    i = layers.Input((9, 10, 4) if last else (4, 9, 10))
+    h = layers.Conv2D(6, 3, padding="same", **kw)(i)
+    h = layers.MaxPooling2D(3, strides=2, padding="same", **kw)(h)
+    h = layers.ZeroPadding2D(((1, 2), (0, 1)), **kw)(h)
+    h = layers.AveragePooling2D(2, strides=1, padding="same", **kw)(h)
+    h = layers.Cropping2D(((1, 0), (2, 1)), **kw)(h)
+    h = layers.GroupNormalization(groups=3, axis=-1 if last else 1)(h)
+    h = layers.SpatialDropout2D(0.3, **kw)(h)
+    h = layers.GaussianNoise(0.5)(h)
+    h = layers.LayerNormalization(axis=[1, 2, 3] if last else -1)(h)
+    a = layers.GlobalAveragePooling2D(**kw)(h)
+    b = layers.GlobalMaxPooling2D(keepdims=True, **kw)(layers.AveragePooling2D(2, **kw)(h))
+    return Model(i, [layers.Dense(3)(a), b], name=f"more_layers_{data_format}")
+
+
+def embedding():
+    return Sequential([layers.Input((5,)), layers.Embedding(12, 4), layers.Flatten(), layers.Dense(2)],
+                      name="embedding")
+
+
 def functional():
     i = layers.Input((8,), name="z")
     h = layers.Dense(6, name="stem")(i)
@@ -107,6 +131,14 @@ ZOO = {
     "functional": (functional, (3, 8)),
     "nested": (nested, (2, 10)),
     "dcgan": (dcgan_generator, (2, 16)),
+    "more_layers_last": (more_layers, (2, 9, 10, 4)),
+    "more_layers_first": (lambda: more_layers("channels_first"), (2, 4, 9, 10)),
+    "embedding": (embedding, (3, 5)),  # integer indices (see `build`)
+}
+# InstanceNormalization is not a Keras 3 layer.
+OTHER = {
+    "instance_norm": (lambda: Sequential([layers.Input((5, 6, 4)), layers.InstanceNormalization(),
+                                          layers.InstanceNormalization(axis=None)]), (2, 5, 6, 4)),
 }
 # Keras's torch backend has no Lanczos resize and computes bicubic with PyTorch's a=-0.75 (Keras's
 # own numbers use a=-0.5, as we do): these are checked against ONNX Runtime only.
@@ -118,9 +150,11 @@ NOT_ON_KERAS_TORCH = {
 
 
 def build(name, seed=0):
-    builder, shape = {**ZOO, **NOT_ON_KERAS_TORCH}[name]
+    builder, shape = {**ZOO, **NOT_ON_KERAS_TORCH, **OTHER}[name]
     model = randomize(builder(), seed)
-    x = np.random.default_rng(seed + 1).standard_normal(shape).astype(np.float32)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.integers(0, 12, shape).astype(np.float32) if name == "embedding" else \
+        rng.standard_normal(shape).astype(np.float32)
     return model, x
 
 

@@ -20,6 +20,10 @@ _KERAS_DEFAULTS = {
 }
 
 
+# Keys Keras's own get_config leaves out because the Keras constructor does not take them.
+_KERAS_OMITS = {"SpatialDropout2D": ("trainable",)}
+
+
 def _jsonable(value):
     import numpy as np
     if isinstance(value, (tuple, list)):
@@ -114,6 +118,8 @@ def _object(module: str, value: dict | None):
 def _layer_config(layer) -> dict:
     cfg = _jsonable(layer.get_config())
     cfg.pop("batch_input_shape", None)  # Keras 3 layers take their input shape from an InputLayer
+    for key in _KERAS_OMITS.get(type(layer).__name__, ()):
+        cfg.pop(key, None)
     for key, value in list(cfg.items()):
         if key.endswith("_regularizer"):
             cfg[key] = _object("keras.regularizers", value)
@@ -351,7 +357,9 @@ def _functional_from_keras(cfg, path, custom_objects):
                 node = _keras2_node(nodes[done[lname]])
                 if not isinstance(node, dict):
                     raise fail(path, f"layer {lname!r}: a node must be an object with `args`.")
-                kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+                # `training` as recorded by Keras (False/None) is decided at call time here
+                kwargs = {k: v for k, v in (node.get("kwargs") or {}).items()
+                          if v is not None and not (k == "training" and v is False)}
                 if kwargs:
                     raise fail(path, f"layer {lname!r}: call arguments {sorted(kwargs)} are not supported.")
                 args = node.get("args") or []

@@ -6,7 +6,10 @@ asymmetric 'same' crop as explicit pads / output_padding; UpSampling2D -> Resize
 asymmetric + floor; 'bilinear': linear, half_pixel; 'bicubic': cubic, a = -0.5, half_pixel,
 exclude_outside = 1, i.e. Keras's renormalised kernel) or, for Lanczos, the two interpolation
 matrices as MatMuls; BatchNormalization -> BatchNormalization in inference form (moving
-statistics); Dropout -> Identity. channels_last layers are wrapped in Transposes to ONNX's NCHW.
+statistics); Layer/Group/InstanceNormalization -> ReduceMean arithmetic; poolings -> MaxPool /
+AveragePool / ReduceMean / ReduceMax; ZeroPadding2D -> Pad; Cropping2D -> Slice; Embedding -> Gather;
+Dropout, SpatialDropout2D, GaussianNoise -> Identity. channels_last layers are wrapped in
+Transposes to ONNX's NCHW.
 
 Exporters are registered per layer class, so a new layer adds its mapping with
 ``@register(MyLayer)`` and a function ``(graph, layer, inputs, shapes) -> output name``;
@@ -284,6 +287,116 @@ def _batch_norm(g, layer, inputs, shapes):
     if perm is not None:
         y = g.op("Transpose", [y], f"{layer.name}/from_axis1", perm=list(np.argsort(perm)))
     return y
+
+
+@register(L.GaussianNoise)
+def _noise(g, layer, inputs, shapes):  # noise and (spatial) dropout act only while training
+    return g.op("Identity", [inputs[0]], layer.name)
+
+
+@register(L.MaxPooling2D, L.AveragePooling2D)
+def _pooling(g, layer, inputs, shapes):
+    h, w = _spatial(layer, shapes[0])
+    args = dict(kernel_shape=list(layer.pool_size), strides=list(layer.strides))
+    if h is not None and w is not None:
+        (t, b), (lft, r) = (S.conv_padding(i, k, s_, 1, layer.padding)
+                            for i, k, s_ in zip((h, w), layer.pool_size, layer.strides))
+        args["pads"] = [t, lft, b, r]
+    else:
+        args["auto_pad"] = "SAME_UPPER" if layer.padding == "same" else "VALID"
+    if isinstance(layer, L.AveragePooling2D):
+        args["count_include_pad"] = 0  # Keras averages over the in-image pixels of a window only
+    op = "MaxPool" if isinstance(layer, L.MaxPooling2D) else "AveragePool"
+    y = g.op(op, [_to_nchw(g, inputs[0], layer)], f"{layer.name}/{op.lower()}", **args)
+    return _from_nchw(g, y, layer)
+
+
+@register(L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
+def _global_pooling(g, layer, inputs, shapes):
+    op = "ReduceMean" if isinstance(layer, L.GlobalAveragePooling2D) else "ReduceMax"
+    axes = g.const(np.array(layer._axes, dtype=np.int64), f"{layer.name}/axes")
+    return g.op(op, [inputs[0], axes], layer.name, keepdims=int(layer.keepdims))
+
+
+@register(L.ZeroPadding2D)
+def _zero_padding(g, layer, inputs, shapes):
+    (t, b), (lft, r) = layer.padding
+    hw_first = layer.data_format == "channels_first"
+    begin = [0, 0, t, lft] if hw_first else [0, t, lft, 0]
+    end = [0, 0, b, r] if hw_first else [0, b, r, 0]
+    return g.op("Pad", [inputs[0], g.const(np.array(begin + end, dtype=np.int64), f"{layer.name}/pads")],
+                layer.name, mode="constant")
+
+
+@register(L.Cropping2D)
+def _cropping(g, layer, inputs, shapes):
+    (t, b), (lft, r) = layer.cropping
+    big = np.iinfo(np.int64).max
+    starts = np.array([t, lft], dtype=np.int64)
+    ends = np.array([-b if b else big, -r if r else big], dtype=np.int64)  # counted from the end
+    axes = np.array([2, 3] if layer.data_format == "channels_first" else [1, 2], dtype=np.int64)
+    return g.op("Slice", [inputs[0], g.const(starts, f"{layer.name}/starts"), g.const(ends, f"{layer.name}/ends"),
+                          g.const(axes, f"{layer.name}/axes")], layer.name)
+
+
+@register(L.Embedding)
+def _embedding(g, layer, inputs, shapes):
+    idx = g.op("Cast", [inputs[0]], f"{layer.name}/indices", to=g.onnx.TensorProto.INT64)
+    return g.op("Gather", [_weight(g, layer.embeddings), idx], layer.name, axis=0)
+
+
+def _standardize(g, layer, x, axes, hint):
+    """(x - mean) / sqrt(var + epsilon) over `axes` (biased variance), as the layers compute it."""
+    dt = layer.dtype
+    axes = g.const(np.array(axes, dtype=np.int64), f"{hint}/axes")
+    mean = g.op("ReduceMean", [x, axes], f"{hint}/mean", keepdims=1)
+    d = g.op("Sub", [x, mean], f"{hint}/centered")
+    var = g.op("ReduceMean", [g.op("Mul", [d, d], f"{hint}/squared"), axes], f"{hint}/var", keepdims=1)
+    std = g.op("Sqrt", [g.op("Add", [var, _scalar(g, layer.epsilon, dt, "epsilon")], f"{hint}/var_eps")],
+               f"{hint}/std")
+    return g.op("Div", [d, std], f"{hint}/xhat")
+
+
+def _affine(g, layer, y, param_shape):
+    if layer.gamma is not None:
+        gamma = g.const(layer.gamma.numpy().reshape(param_shape), f"{layer.name}/gamma")
+        y = g.op("Mul", [y, gamma], f"{layer.name}/scale")
+    if layer.beta is not None:
+        beta = g.const(layer.beta.numpy().reshape(param_shape), f"{layer.name}/beta")
+        y = g.op("Add", [y, beta], f"{layer.name}/shift")
+    return y
+
+
+@register(L.LayerNormalization)
+def _layer_norm(g, layer, inputs, shapes):
+    rank = len(shapes[0])
+    axes = layer._norm_axes
+    y = _standardize(g, layer, inputs[0], list(axes), layer.name)
+    return _affine(g, layer, y, tuple(shapes[0][a] if a in axes else 1 for a in range(rank)))
+
+
+@register(L.GroupNormalization)
+def _group_norm(g, layer, inputs, shapes):
+    shape, x = tuple(shapes[0]), inputs[0]
+    rank = len(shape)
+    if getattr(layer, "_whole_sample", False):  # InstanceNormalization(axis=None): all of each sample
+        flat = g.op("Flatten", [x], f"{layer.name}/flat", axis=1)
+        xhat = _standardize(g, layer, flat, [1], layer.name)
+        param_shape = (1,) * rank
+    else:
+        a = layer._channel_axis
+        if any(d is None for d in shape[1:]):
+            raise ValueError(f"ONNX export: {type(layer).__name__} layer '{layer.name}' needs every non-batch "
+                             f"axis known. Received input shape {shape}")
+        groups = layer._groups
+        # (N, ..., C, ...) -> (N, ..., groups, C // groups, ...): statistics over all but N and groups
+        view = [0] + list(shape[1:a]) + [groups, shape[a] // groups] + list(shape[a + 1:])
+        xv = g.op("Reshape", [x, g.const(np.array(view, dtype=np.int64), f"{layer.name}/grouped")],
+                  f"{layer.name}/grouped")
+        xhat = _standardize(g, layer, xv, [i for i in range(1, rank + 1) if i != a], layer.name)
+        param_shape = tuple(shape[a] if i == a else 1 for i in range(rank))
+    xhat = g.op("Reshape", [xhat, g.op("Shape", [x], f"{layer.name}/shape")], f"{layer.name}/ungrouped")
+    return _affine(g, layer, xhat, param_shape)
 
 
 # ------------------------------------------------------------------------------------ the graph

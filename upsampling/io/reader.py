@@ -3,7 +3,7 @@
 Every loader goes through here, so the same rules hold for `.keras`, legacy `.h5`,
 `.weights.h5` and the older `.model` / `.npz` files:
 
-- a path that is missing gives `FileNotFoundError`; a folder, a truncated or corrupt zip or HDF5
+- a path that is missing gives `FileNotFoundError`; a folder, a truncated or damaged zip or HDF5
   file, malformed or too deeply nested JSON give a `ValueError` that names the file and what is
   wrong (`LoadError`, a `ValueError` subclass);
 - every zip member's declared size is checked against `Limits` before it is read, and it is then
@@ -99,7 +99,7 @@ class BoundedZip:
             self._zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
             infos = self._zf.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-            raise fail(self.path, f"{what} is not a readable zip archive (truncated or corrupt): "
+            raise fail(self.path, f"{what} is not a readable zip archive (truncated or damaged): "
                                   f"{exc}") from None
         self._infos = {}
         total = 0
@@ -142,7 +142,7 @@ class BoundedZip:
                 # zipfile stops at the declared size; +1 proves the member is not longer
                 data = fh.read(info.file_size + 1)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise fail(self.path, f"member {name!r} is corrupt or truncated: {exc}") from None
+            raise fail(self.path, f"member {name!r} is damaged or truncated: {exc}") from None
         if len(data) != info.file_size:
             raise fail(self.path, f"member {name!r} holds {len(data)} bytes, but declares "
                                   f"{info.file_size}.")
@@ -257,13 +257,13 @@ def h5py_module():
 
 @contextlib.contextmanager
 def open_hdf5(source, path, what: str = "the file"):
-    """Open an HDF5 file (a path or bytes) read-only; LoadError if it is truncated or corrupt."""
+    """Open an HDF5 file (a path or bytes) read-only; LoadError if it is truncated or damaged."""
     h5py = h5py_module()
     try:
         fobj = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
         f = h5py.File(fobj, "r")
     except (OSError, ValueError) as exc:
-        raise fail(path, f"{what} is not a readable HDF5 file (truncated or corrupt): {exc}") from None
+        raise fail(path, f"{what} is not a readable HDF5 file (truncated or damaged): {exc}") from None
     try:
         yield f
     except (OSError, KeyError, RuntimeError) as exc:  # damage found while reading
@@ -288,7 +288,7 @@ def read_dataset(node, path, where: str, expected_shape=None, expected_kind="f",
     try:
         return np.asarray(node[()])
     except (OSError, ValueError, TypeError) as exc:
-        raise fail(path, f"{where} cannot be read (corrupt data): {exc}") from None
+        raise fail(path, f"{where} cannot be read (damaged data): {exc}") from None
 
 
 # --------------------------------------------------------------------- weights declared by a config
