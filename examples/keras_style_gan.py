@@ -132,7 +132,7 @@ if __name__ == '__main__':
     parser.add_argument('--epochs', type=int, default=100)
     parser.add_argument('--batch', type=int, default=256)
     parser.add_argument('--max-batches', type=int, default=None)
-    parser.add_argument('--save', default='generator.model', help='where to save the generator')
+    parser.add_argument('--save', default='generator.keras', help='where to save the generator')
     args = parser.parse_args()
     latent_dim = 100
     d_model = define_discriminator()

@@ -19,6 +19,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REQUIRED_ORACLES = [
     ("torch", "torch==2.13.0"),
     ("keras", "keras==3.15.1"),
+    ("onnx", "onnx==1.23.2"),
+    ("onnxruntime", "onnxruntime==1.32.0"),
 ]
 SKIP_ENV = "UPSAMPLING_SKIP_ORACLES"
 

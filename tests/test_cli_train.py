@@ -11,25 +11,25 @@ def test_train_resume_generate_evaluate(tmp_path, capsys, monkeypatch):
     common = ["train", "--data", "digits", "--upsampler", "bilinear", "--filters", "8", "--latent-dim", "8",
               "--batch-size", "64", "--epochs", "2", "--out", str(run)]
     assert main(common + ["--max-steps", "30"]) == 0
-    assert (run / "checkpoint.npz").exists() and not (run / "generator.model").exists()
+    assert (run / "checkpoint.npz").exists() and not (run / "generator.keras").exists()
     assert main(common + ["--resume"]) == 0
     out = capsys.readouterr().out
     assert "Resuming at epoch" in out and "d_loss" in out and "g_loss" in out
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
     assert "score:" in out and "the best score" in out  # epochs scored, the best one kept
-    assert (run / "generator_best.model").exists() and (run / "generator_last.model").exists()
+    assert (run / "generator_best.keras").exists() and (run / "generator_last.keras").exists()
     with Image.open(run / "losses.png") as im:
         assert im.size[0] > 200
 
     grid = tmp_path / "grid.png"
-    assert main(["generate", str(run / "generator.model"), "--n", "16", "--out", str(grid),
+    assert main(["generate", str(run / "generator.keras"), "--n", "16", "--out", str(grid),
                  "--npy", str(tmp_path / "x.npy")]) == 0
     images = np.load(tmp_path / "x.npy")
     assert images.shape == (16, 8, 8, 1) and images.min() >= -1 and images.max() <= 1
     with Image.open(grid) as im:
         assert im.size == (4 * 16 + 3 * 2, 4 * 16 + 3 * 2)  # 4x4 tiles of 8x8 at scale 2, 2 px gaps
 
-    assert main(["evaluate", str(run / "generator.model"), "--data", "digits", "--n", "200", "--baselines"]) == 0
+    assert main(["evaluate", str(run / "generator.keras"), "--data", "digits", "--n", "200", "--baselines"]) == 0
     out = capsys.readouterr().out
     for row in ("generator", "real (train vs held-out)", "untrained generator"):
         assert row in out

@@ -62,7 +62,7 @@ def test_load_weights_of_a_damaged_or_mismatched_file_changes_nothing(tmp_path):
     model = _model()
     before = model.get_weights()
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(ValueError, match="junk.npz is not a weights file saved by upsampling, or is damaged"):
+    with pytest.raises(ValueError, match=r"junk.npz: .*not a readable zip archive \(truncated or damaged\)"):
         model.load_weights(tmp_path / "junk.npz")
     other = Sequential([Input((3,)), Dense(4), Dense(3)])
     other.save_weights(tmp_path / "other.npz")

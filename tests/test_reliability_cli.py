@@ -46,7 +46,7 @@ class Ctx:
         return self.train(run, "--resume")
 
     def generator(self):
-        return str(self.copy("finished") / "generator.model")
+        return str(self.copy("finished") / "generator.keras")
 
 
 def _rewrite_checkpoint(path, edit):
@@ -184,7 +184,7 @@ CASES = [
     ("out under a file", lambda c: c.train(_file(c) / "run"), 2, "is a file, not a folder"),
     ("out read-only", lambda c: c.train(_read_only_folder(c) / "run"), 2, "is not writable"),
     ("out holds a finished run", lambda c: c.train(c.copy("finished")), 2,
-     "already holds a run (checkpoint.npz, generator.model). Continue it with --resume, replace it with --overwrite"),
+     "already holds a run (checkpoint.npz, generator.keras). Continue it with --resume, replace it with --overwrite"),
     ("out holds a stopped run", lambda c: c.train(c.copy("partial")), 2, "already holds a run (checkpoint.npz)"),
     ("resume and overwrite", lambda c: c.train(c.copy("partial"), "--resume", "--overwrite"), 2, "contradict"),
     ("resume without checkpoint", lambda c: c.train(c.tmp / "new", "--resume"), 2, "no checkpoint at"),
@@ -259,7 +259,7 @@ CASES = [
 
 def _truncated_model(ctx):
     path = ctx.tmp / "cut.model"
-    data = (ctx.base / "finished" / "generator.model").read_bytes()
+    data = (ctx.base / "finished" / "generator.keras").read_bytes()
     path.write_bytes(data[: len(data) - 200])
     return path
 

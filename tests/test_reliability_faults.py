@@ -34,8 +34,8 @@ def reference(tmp_path_factory):
 def _assert_finished_like_reference(run, reference):
     assert_same_checkpoint(run / "checkpoint.npz", reference / "reference" / "checkpoint.npz")
     from upsampling.models import load_model
-    for a, b in zip(load_model(run / "generator.model").get_weights(),
-                    load_model(reference / "reference" / "generator.model").get_weights()):
+    for a, b in zip(load_model(run / "generator.keras").get_weights(),
+                    load_model(reference / "reference" / "generator.keras").get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not list(run.rglob("*.tmp")) and not (run / "run.lock").exists()
 

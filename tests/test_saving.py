@@ -59,7 +59,7 @@ def test_bad_files_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_model(tmp_path / "missing.model")
     (tmp_path / "junk.model").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a model saved by upsampling"):
+    with pytest.raises(ValueError, match="junk.model: is not a model saved by upsampling or Keras"):
         load_model(tmp_path / "junk.model")
 
 

@@ -1,4 +1,4 @@
-"""Command line: `upsampling demo | train | generate | evaluate`.
+"""Command line: `upsampling demo | train | generate | evaluate | export`.
 
 Every failure ends in one `error: ...` line on stderr and a non-zero exit status (2: a bad argument,
 file or data; 1: the system refused, e.g. a full disk; 3: training diverged; 130/143: stopped by
@@ -103,7 +103,7 @@ def _load_generator(path):
     from upsampling.models import load_model
     path = Path(path)
     if path.is_dir():
-        raise CommandError(f"generator {path} is a folder; give the model file, e.g. {path / 'generator.model'}.")
+        raise CommandError(f"generator {path} is a folder; give the model file, e.g. {path / 'generator.keras'}.")
     model = load_model(path, compile=False)
     ins, outs = model.input_shape, model.output_shape
     if not (isinstance(ins, tuple) and len(ins) == 2 and ins[1] and isinstance(outs, tuple) and len(outs) == 4):
@@ -148,6 +148,20 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from upsampling.models import load_model
+    if not args.out.lower().endswith((".onnx", ".keras", ".h5", ".hdf5")):
+        raise CommandError(f"export: OUT must end in .onnx, .keras or .h5. Received: {args.out}")
+    _check_output_file("OUT", args.out, "model.onnx")
+    model = load_model(args.model, compile=False)
+    try:
+        path = model.export(args.out, format="onnx") if args.out.lower().endswith(".onnx") else model.save(args.out)
+    except ImportError as exc:  # onnx / h5py not installed
+        raise CommandError(str(exc)) from None
+    print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="upsampling", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -181,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     gen = sub.add_parser("generate", help="write images from a saved generator")
-    gen.add_argument("generator", help="a generator saved by `upsampling train` (RUN/generator.model)")
+    gen.add_argument("generator", help="a generator saved by `upsampling train` (RUN/generator.keras)")
     gen.add_argument("--n", type=int, default=64)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--scale", type=int, default=2, help="enlarge each pixel this many times")
@@ -197,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--baselines", action="store_true",
                     help="also score real held-out images and an untrained generator of the same shape")
     ev.set_defaults(func=_evaluate)
+
+    ex = sub.add_parser("export", help="write a saved model as ONNX (OUT.onnx) or as a Keras .keras / .h5 file")
+    ex.add_argument("model", help="a .keras, .h5 or older .model file")
+    ex.add_argument("out", help="OUT.onnx (ONNX Runtime), OUT.keras or OUT.h5 (Keras 3)")
+    ex.set_defaults(func=_export)
     return parser
 
 

@@ -14,9 +14,16 @@ from upsampling.training import Trainer
 
 
 def load_model(filepath, compile=True, custom_objects=None):
-    """Load a model saved with `model.save(filepath)`; `custom_objects` names your own classes."""
-    from upsampling.saving import load_model as _load
+    """Load a `.keras` file (ours or Keras 3's), a legacy Keras `.h5` model file or an older
+    `.model` file; `custom_objects` names your own classes (see `upsampling.io`)."""
+    from upsampling.io import load_model as _load
     return _load(filepath, compile=compile, custom_objects=custom_objects)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild a model (fresh weights) from `model.to_json()` or Keras's `to_json()` output."""
+    from upsampling.io import model_from_json as _from_json
+    return _from_json(json_string, custom_objects=custom_objects)
 
 
 class Model(Trainer, Layer):
@@ -222,22 +229,38 @@ class Model(Trainer, Layer):
         from upsampling.saving import model_config
         return model_config(self)["config"]
 
-    def save(self, filepath, overwrite=True):
-        """Architecture and weights in one file, written atomically (see `upsampling.saving`)."""
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Architecture, weights (and optimizer state) in one file, written atomically: Keras 3's
+        `.keras` format, or legacy Keras HDF5 for `.h5` names (see `upsampling.io`)."""
         from pathlib import Path
 
-        from upsampling.saving import save_model
+        from upsampling.io import save_model
         if not overwrite and Path(filepath).exists():
             raise FileExistsError(f"Model '{self.name}': {filepath} exists and overwrite=False.")
-        return save_model(self, filepath)
+        return save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        from upsampling.saving import save_weights
+        """Keras's `.weights.h5` layout (an `.npz` name keeps the older NumPy archive)."""
+        from pathlib import Path
+
+        from upsampling.io import save_weights
+        if not overwrite and Path(filepath).exists():
+            raise FileExistsError(f"Model '{self.name}': {filepath} exists and overwrite=False.")
         return save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        from upsampling.saving import load_weights
+        from upsampling.io import load_weights
         load_weights(self, filepath)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as Keras 3's JSON (`keras.models.model_from_json` reads it)."""
+        from upsampling.io import to_json
+        return to_json(self, **kwargs)
+
+    def export(self, filepath, format="onnx", **kwargs):
+        """`format='onnx'`: an ONNX model of the inference graph (see `upsampling.io.onnx_export`)."""
+        from upsampling.io import export
+        return export(self, filepath, format=format, **kwargs)
 
 
 class Sequential(Model):

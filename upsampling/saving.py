@@ -1,9 +1,9 @@
 """Save and load whole models (architecture + weights) and weights alone.
 
-A saved model is a zip archive holding `config.json` (the architecture, every layer's
-`get_config()`) and `weights.npz` (arrays in `model.weights` order). Files are written to a
-temporary file in the target folder and renamed into place, so a crash mid-save never leaves a
-truncated file. (Keras's own `.keras` files are a different format; see `upsampling.io`.)
+This is the library's older `.model` format, kept so that existing files still load:
+a zip archive holding `config.json` (the architecture, every layer's `get_config()`) and
+`weights.npz` (arrays in `model.weights` order). `model.save` now writes Keras 3's `.keras`
+format (see `upsampling.io`); `upsampling.io.load_model` tells the two apart by content.
 """
 from __future__ import annotations
 
@@ -123,9 +123,10 @@ def _weights_bytes(model) -> bytes:
     return buf.getvalue()
 
 
-def _load_weight_arrays(data: bytes) -> list:
-    with np.load(io.BytesIO(data)) as npz:
-        return [npz[k] for k in sorted(npz.files)]
+def _load_weight_arrays(data: bytes, path="weights", limits=None) -> list:
+    from upsampling.io.reader import DEFAULT_LIMITS, read_npz
+    arrays = read_npz(data, path, "weights.npz", limits or DEFAULT_LIMITS)
+    return [arrays[k] for k in sorted(arrays)]
 
 
 def _training_config(model):
@@ -159,36 +160,55 @@ def save_model(model, path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def load_model(path, compile: bool = True, custom_objects: dict | None = None):
-    """Read a model written by `save_model` / `model.save`; with `compile` (the default, as in
-    Keras) a model saved compiled comes back compiled, optimizer state included."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"load_model: no such file: {path}")
+def load_model(path, compile: bool = True, custom_objects: dict | None = None, limits=None, zf=None):
+    """Read a model written by `save_model` (the older `.model` format); with `compile` (the
+    default, as in Keras) a model saved compiled comes back compiled, optimizer state included.
+    Reads go through `upsampling.io.reader`: bounded, nothing unpickled, clear errors."""
+    from upsampling.io import reader
+    limits = limits or reader.DEFAULT_LIMITS
+    path = reader.check_path(path)
+    own = zf is None
+    zf = zf or reader.BoundedZip(path, limits)
     try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("metadata.json"))
-            config = json.loads(zf.read("config.json"))
-            weights = _load_weight_arrays(zf.read("weights.npz"))
-            names = set(zf.namelist())
-            spec = json.loads(zf.read("training.json")) if "training.json" in names else None
-            state = zf.read("optimizer.npz") if "optimizer.npz" in names else None
-    except _DAMAGED as exc:
-        raise ValueError(f"load_model: {path} is not a model saved by upsampling, or is damaged "
-                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
+        names = set(zf.names())
+        for member in ("metadata.json", "config.json", "weights.npz"):
+            if member not in names:
+                raise reader.fail(path, f"is not a model saved by upsampling: member {member!r} is missing.")
+        meta = reader.parse_json(zf.read("metadata.json"), path, "metadata.json", limits)
+        config = reader.parse_json(zf.read("config.json"), path, "config.json", limits)
+        weights_data = zf.read("weights.npz")
+        weights = _load_weight_arrays(weights_data, path, limits)
+        spec = reader.parse_json(zf.read("training.json"), path, "training.json", limits) \
+            if "training.json" in names else None
+        state = reader.read_npz(zf.read("optimizer.npz"), path, "optimizer.npz", limits) \
+            if "optimizer.npz" in names else None
+    finally:
+        if own:
+            zf.close()
     if meta.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path} has format {meta.get('format')!r}, expected {FORMAT!r}.")
-    model = model_from_config(config, custom_objects)
-    model.set_weights(weights)
+        raise reader.fail(path, f"has format {meta.get('format')!r}, expected {FORMAT!r}.")
+    try:
+        with reader.weight_budget(path, limits, max_bytes_per_weight=len(weights_data)):
+            model = model_from_config(config, custom_objects)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, reader.LoadError):
+            raise
+        raise reader.fail(path, f"cannot rebuild the model: {exc}") from None
+    try:
+        model.set_weights(weights)
+    except (TypeError, ValueError) as exc:
+        raise reader.fail(path, f"weights do not fit the model: {exc}") from None
     if compile and spec is not None:
         from upsampling import losses, optimizers
         model.compile(optimizer=optimizers.deserialize(spec["optimizer"]), loss=losses.deserialize(spec["loss"]),
                       metrics=spec.get("metrics") or None, weighted_metrics=spec.get("weighted_metrics") or None)
         if state is not None:
-            with np.load(io.BytesIO(state)) as z:
-                arrays = [z[f"arr_{i}"] for i in range(len(z.files))]
+            arrays = [state[f"arr_{i}"] for i in range(len(state))]
             model.optimizer.build(model._compiled_variables)
-            model.optimizer.set_state(arrays)
+            try:
+                model.optimizer.set_state(arrays)
+            except (KeyError, ValueError) as exc:
+                raise reader.fail(path, f"optimizer state does not fit: {exc}") from None
     return model
 
 
@@ -196,12 +216,11 @@ def save_weights(model, path) -> Path:
     return atomic_write_bytes(path, _weights_bytes(model))
 
 
-def load_weights(model, path) -> None:
-    """Every array is read and checked before any weight of `model` changes."""
-    path = Path(path)
+def load_weights(model, path, limits=None) -> None:
+    from upsampling.io import reader
+    path = reader.check_path(path)
+    arrays = _load_weight_arrays(path.read_bytes(), path, limits)
     try:
-        arrays = _load_weight_arrays(path.read_bytes())
-    except _DAMAGED as exc:
-        raise ValueError(f"load_weights: {path} is not a weights file saved by upsampling, or is damaged "
-                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
-    model.set_weights(arrays)
+        model.set_weights(arrays)
+    except (TypeError, ValueError) as exc:
+        raise reader.fail(path, f"weights do not fit the model: {exc}") from None

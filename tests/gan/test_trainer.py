@@ -40,7 +40,7 @@ def test_resume_mid_epoch_equals_an_uninterrupted_run(tmp_path, digits, upsample
     resumed.train()
     assert resumed.step == full.step == 12
     _assert_same_run(full, resumed)
-    assert (tmp_path / "part" / "generator.model").exists()
+    assert (tmp_path / "part" / "generator.keras").exists()
     assert sorted(p.name for p in (tmp_path / "full" / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
     assert (tmp_path / "full" / "losses.png").exists()
 
@@ -110,9 +110,9 @@ def test_the_best_scoring_epoch_is_the_saved_generator_and_resume_keeps_the_choi
     full = GANTrainer(_config(epochs=3), tmp_path / "full", images=digits, verbose=0, scorer=_weight_score)
     full.train()
     assert len(full.scores) == 3 and full.best_epoch == int(np.argmin(full.scores)) + 1
-    chosen = load_model(tmp_path / "full" / "generator.model")
+    chosen = load_model(tmp_path / "full" / "generator.keras")
     assert _weight_score(chosen) == min(full.scores)
-    last = load_model(tmp_path / "full" / "generator_last.model")
+    last = load_model(tmp_path / "full" / "generator_last.keras")
     for a, b in zip(last.get_weights(), full.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
     part = GANTrainer(_config(epochs=3, max_steps=8), tmp_path / "part", images=digits, verbose=0,

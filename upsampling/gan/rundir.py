@@ -18,7 +18,9 @@ from upsampling.atomic import check_writable
 
 LOCK_NAME = "run.lock"
 # Files a run writes; `--overwrite` removes them before a new run starts.
-RUN_FILES = ("checkpoint.npz", "generator.model", "generator_best.model", "generator_last.model", "losses.png")
+# (generator*.model: what runs wrote before generators were saved in Keras's .keras format)
+RUN_FILES = ("checkpoint.npz", "generator.keras", "generator_best.keras", "generator_last.keras",
+             "generator.model", "generator_best.model", "generator_last.model", "losses.png")
 
 
 class RunFolderError(ValueError):
@@ -27,7 +29,7 @@ class RunFolderError(ValueError):
 
 def finished_run_files(out) -> list:
     out = Path(out)
-    return [name for name in RUN_FILES[:4] if (out / name).exists()]
+    return [name for name in RUN_FILES[:-1] if (out / name).exists()]
 
 
 def check_run_folder(out, *, resume: bool = False, overwrite: bool = False) -> Path:

@@ -12,9 +12,9 @@ Files in the run folder:
                         and on Ctrl-C)
     samples/epoch_NNN.png   a grid from the same fixed latent points every epoch
     losses.png          D and G losses per step
-    generator.model     the generator to use (`upsampling.models.load_model`): with a scorer, the
+    generator.keras     the generator to use (`upsampling.models.load_model`): with a scorer, the
                         epoch whose samples scored best; otherwise the last
-    generator_last.model  the last epoch's generator (when a scorer picked another one)
+    generator_last.keras  the last epoch's generator (when a scorer picked another one)
     run.lock            present while a run writes here; names its process (see `rundir`)
 
 A folder that holds a checkpoint is only trained into again to resume it (`load_checkpoint`) or
@@ -130,7 +130,7 @@ class GANTrainer:
     def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1, scorer=None,
                  overwrite: bool = False):
         """`scorer(generator) -> float` (lower is better), if given, is called after every epoch and
-        the best-scoring epoch's generator is the one saved as generator.model. It must not draw
+        the best-scoring epoch's generator is the one saved as generator.keras. It must not draw
         from the shared random generator (the run would no longer equal a run without it).
 
         `overwrite=True` lets `train()` replace a run already in `out_dir`; otherwise a folder
@@ -416,10 +416,10 @@ class GANTrainer:
             else:  # in the middle of a step: the last checkpoint is the last consistent state
                 self._log(f"\nInterrupted mid-step: kept the last checkpoint {self.checkpoint_path}.")
             raise
-        path = self.out / "generator.model"
+        path = self.out / "generator.keras"
         if self.scorer is not None and self.best_epoch is not None:
-            self.generator.save(self.out / "generator_last.model")
-            atomic_write_bytes(path, (self.out / "generator_best.model").read_bytes())
+            self.generator.save(self.out / "generator_last.keras")
+            atomic_write_bytes(path, (self.out / "generator_best.keras").read_bytes())
             chosen = f" (epoch {self.best_epoch}, the best score {min(self.scores):.2f})"
         else:
             self.generator.save(path)
@@ -428,12 +428,12 @@ class GANTrainer:
         return self.history
 
     def _score_epoch(self) -> str:
-        """Score this epoch's generator; keep it as generator_best.model when it is the best so far."""
+        """Score this epoch's generator; keep it as generator_best.keras when it is the best so far."""
         if self.scorer is None:
             return ""
         score = float(self.scorer(self.generator))
         self.scores.append(score)
         if self.best_epoch is None or score < min(self.scores[:-1], default=np.inf):
             self.best_epoch = self.epoch
-            self.generator.save(self.out / "generator_best.model")
+            self.generator.save(self.out / "generator_best.keras")
         return f"  score: {score:.2f} (best: epoch {self.best_epoch})"

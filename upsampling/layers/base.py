@@ -16,6 +16,9 @@ from upsampling import initializers, shapes
 from upsampling.autograd import Variable
 
 _name_counts: Counter = Counter()
+# Set by the file loaders (`upsampling.io.reader.weight_budget`) to a callable
+# guard(layer, name, shape, dtype) that refuses a declared weight before it is allocated.
+weight_guard = None
 
 
 def clear_session() -> None:
@@ -137,6 +140,8 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
                    regularizer=None, constraint=None) -> Variable:
         init = initializers.get(initializer)
+        if weight_guard is not None:
+            weight_guard(self, name, tuple(shape), self.dtype)
         shapes.check_elements(tuple(shape), self._owner, f"weight `{name}`", batch_axis=False)
         value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         var = Variable(value, name=name, trainable=trainable)
