@@ -28,7 +28,7 @@ class ExplainError(ValueError):
 
 
 # --------------------------------------------------------------------------- argument parsing
-def _size(text: str, name: str) -> tuple:
+def _size(text: str, name: str, minimum: int = 1) -> tuple:
     parts = str(text).lower().replace(",", "x").split("x")
     try:
         values = tuple(int(p) for p in parts)
@@ -36,13 +36,14 @@ def _size(text: str, name: str) -> tuple:
         values = ()
     if len(values) == 1:
         values = values * 2
-    if len(values) != 2 or min(values) < 1:
-        raise ExplainError(f"explain: `--{name}` must be HxW or one number, positive integers. Received: {text!r}")
+    if len(values) != 2 or min(values) < minimum:
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise ExplainError(f"explain: `--{name}` must be HxW or one number, integers {rule}. Received: {text!r}")
     return values
 
 
-def _pair_or_none(text, name):
-    return None if text is None else _size(text, name)
+def _pair_or_none(text, name, minimum: int = 1):
+    return None if text is None else _size(text, name, minimum)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,7 +102,7 @@ def build_layer(args):
         channels = args.channels or groups
         layer = layers.Conv2DTranspose(filters, kernel or (3, 3), strides=_size(args.strides or "2", "strides"),
                                        padding=args.padding, output_padding=_pair_or_none(args.output_padding,
-                                                                                          "output-padding"),
+                                                                                          "output-padding", 0),
                                        dilation_rate=dilation, groups=groups, kernel_initializer="ones",
                                        use_bias=False)
     elif name == "UpSampling2D":

@@ -82,7 +82,8 @@ def phase_disparity(y, factor: int = 2, *, margin: int = 0) -> float:
     For every image n and channel c of ``y`` ((H, W), (H, W, C) or (N, H, W, C)), after removing
     ``margin`` border pixels: the s*s phase means m_ab = mean(y[a::s, b::s]), the between-phase
     variance B = mean_ab (m_ab - mean(m))^2 and the total variance T = var(y). The result is the
-    mean over (n, c) of B / T (a map with T = 0, a constant, counts as 0). Since all phases have
+    mean over (n, c) of B / T (a map with T = 0, a constant, counts as 0; ratios below 1e-12,
+    rounding of equal means, count as 0). Since all phases have
     the same size, T = B + (mean within-phase variance), so the ratio is 0 exactly when all phases
     have equal means and 1 when each phase is constant (a pure s-periodic pattern).
     """
@@ -96,6 +97,7 @@ def phase_disparity(y, factor: int = 2, *, margin: int = 0) -> float:
     total = core.var(axis=(1, 2))  # (N, C)
     tiny = 1e-24 * np.maximum(1.0, np.abs(core).max(axis=(1, 2)) ** 2)
     ratio = np.where(total > tiny, between / np.where(total > tiny, total, 1.0), 0.0)
+    ratio = np.where(ratio < 1e-12, 0.0, ratio)  # below 1e-12: rounding of phase means that are equal
     return float(np.clip(ratio, 0.0, 1.0).mean())
 
 
@@ -337,7 +339,8 @@ def markdown_table(summary: list, group=("upsampler", "probe")) -> str:
     head = ["upsampler", *[g for g in group if g != "upsampler"], "n", *[METRIC_TITLES[m] for m in METRICS]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in summary:
-        name = f"`{e['upsampler']}` ({UPSAMPLER_HELP.get(e['upsampler'], '')})"
+        help_ = UPSAMPLER_HELP.get(e["upsampler"])
+        name = f"`{e['upsampler']}`" + (f" ({help_})" if help_ else "")
         cells = [name, *[str(e[g]) for g in group if g != "upsampler"], str(e["n"]),
                  *[format_cell(e[m]) for m in METRICS]]
         lines.append("| " + " | ".join(cells) + " |")
@@ -401,6 +404,9 @@ def run_artifacts(out_dir, *, upsamplers=LAYER_UPSAMPLERS, seeds=range(20), chan
     from upsampling.atomic import atomic_write_bytes
     out = Path(out_dir)
     seeds = list(seeds)
+    if not seeds or not list(upsamplers):
+        raise ValueError(f"artifacts: give at least one seed and one upsampler. Received: seeds={seeds}, "
+                         f"upsamplers={list(upsamplers)}")
     rows = measure_upsamplers(upsamplers, seeds=seeds, channels=channels, size=size)
     summary = summarize(rows)
     text = [f"# Checkerboard metrics of each upsampler at random initialisation\n",
