@@ -364,7 +364,7 @@ def metrics_figure(summary: list, path, *, title: str, group_label=lambda e: e["
 
     from upsampling.plots import _save_figure
     rows = 2 if examples else 1
-    fig = Figure(figsize=(15, 4.2 * rows), dpi=100)
+    fig = Figure(figsize=(15, 4.2 * rows), dpi=100, layout="constrained")
     labels = [group_label(e) for e in summary]
     for k, m in enumerate(METRICS):
         ax = fig.add_subplot(rows, 3, k + 1)
@@ -381,8 +381,8 @@ def metrics_figure(summary: list, path, *, title: str, group_label=lambda e: e["
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
         ax.set_title(METRIC_TITLES[m], fontsize=10)
-        if m == "spectral_peak_ratio" and all(mu > 0 for mu in means):
-            ax.set_yscale("log")
+        if m == "spectral_peak_ratio":
+            ax.set_yscale("symlog", linthresh=0.01)
     if examples:
         names = list(examples)
         for i, name in enumerate(names):
@@ -393,7 +393,6 @@ def metrics_figure(summary: list, path, *, title: str, group_label=lambda e: e["
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
     return _save_figure(fig, path)
 
 
@@ -434,10 +433,10 @@ def run_artifacts(out_dir, *, upsamplers=LAYER_UPSAMPLERS, seeds=range(20), chan
     atomic_write_bytes(out / "artifacts.csv", rows_csv(rows + gen_rows).encode())
     written = [out / "artifacts.md", out / "artifacts.csv"]
     if images:
-        constant = [e for e in summary if e["probe"] == "constant"]
+        ordered = sorted(summary, key=lambda e: (e["probe"] != "constant", list(upsamplers).index(e["upsampler"])))
         written.append(metrics_figure(
-            constant, out / "artifacts.png", examples=examples,
-            title=f"Checkerboard metrics at random init, constant input ({len(seeds)} seeds); "
+            ordered, out / "artifacts.png", examples=examples, group_label=lambda e: f"{e['upsampler']} ({e['probe']})",
+            title=f"Checkerboard metrics at random init, {len(seeds)} seeds (bars: mean, whiskers: std; grey: inf); "
                   f"bottom: channel 0 of each block's output for a constant input"))
     print_fn(md)
     print_fn("Wrote " + ", ".join(str(p) for p in written))

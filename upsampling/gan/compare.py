@@ -231,15 +231,28 @@ def comparison_figure(out: Path, cfg: CompareConfig, results: list) -> Path:
 
 
 def samples_figure(out: Path, cfg: CompareConfig, results: list, n: int = 8) -> Path:
-    """One row of `n` samples per upsampler (first seed's generator, the same latent points)."""
+    """One labelled row of `n` samples per upsampler (first seed's generator, the same latent points)."""
+    from matplotlib.figure import Figure
+
     from upsampling.models import load_model
-    from upsampling.plots import image_grid
+    from upsampling.plots import _save_figure
     groups = _group(results, cfg.upsamplers)
-    rows = []
+    fig = Figure(figsize=(1.2 * n + 1.6, 1.25 * len(groups) + 0.4), dpi=100)
     latent = None
-    for up, rs in groups.items():
+    for row, (up, rs) in enumerate(groups.items()):
         gen = load_model(run_folder(out, up, rs[0]["seed"]) / "generator.model")
         if latent is None:
             latent = np.random.default_rng(123).standard_normal((n, gen.input_shape[-1])).astype(np.float32)
-        rows.append(gen.predict(latent, verbose=0))
-    return image_grid(np.concatenate(rows), out / "compare_samples.png", rows=len(rows), cols=n, scale=2)
+        images = np.asarray(gen.predict(latent, verbose=0))
+        for col in range(n):
+            ax = fig.add_subplot(len(groups), n, row * n + col + 1)
+            img = images[col]
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else (img + 1) / 2, cmap="gray", vmin=-1, vmax=1,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(f"{up}\nseed {rs[0]['seed']}", fontsize=8)
+    fig.suptitle(f"Samples after {cfg.epochs} epochs, same latent points for every upsampler", fontsize=10)
+    fig.subplots_adjust(left=0.1, right=0.99, top=0.93, bottom=0.01, wspace=0.05, hspace=0.08)
+    return _save_figure(fig, out / "compare_samples.png")
