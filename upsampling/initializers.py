@@ -52,6 +52,7 @@ __all__ = [
     "LecunNormal",
     "LecunUniform",
     "Orthogonal",
+    "ICNR",
     "compute_fans",
     "get",
     "serialize",
@@ -570,6 +571,49 @@ class Orthogonal(RandomInitializer):
         return {**super().get_config(), "gain": self.gain}
 
 
+class ICNR(Initializer):
+    """ICNR (Aitken et al. 2017): a sub-pixel convolution kernel that starts free of checkerboards.
+
+    For a kernel of shape ``(kh, kw, in, filters * scale**2)`` feeding a depth-to-space of block
+    ``scale``, one sub-kernel ``(kh, kw, in, filters)`` is drawn from ``initializer`` (its fans are
+    those of the sub-kernel) and copied to all ``scale**2`` output phases, so at initialisation the
+    sub-pixel convolution equals nearest-neighbour upsampling followed by a convolution. Where the
+    copies go depends on the channel order of the depth-to-space that follows:
+    ``mode="DCR"`` (TensorFlow, ONNX default; channel ``phase * filters + c``) tiles the
+    sub-kernel, ``mode="CRD"`` (PyTorch ``PixelShuffle``; channel ``c * scale**2 + phase``) repeats
+    each of its output channels ``scale**2`` times.
+    """
+
+    def __init__(self, scale=2, initializer="glorot_uniform", mode="DCR"):
+        if not _is_int(scale) or scale < 1:
+            raise ValueError(f"ICNR: argument `scale` must be a positive integer. Received: scale={scale!r}")
+        if mode not in ("DCR", "CRD"):
+            raise ValueError(f"ICNR: argument `mode` must be 'DCR' or 'CRD'. Received: mode={mode!r}")
+        if isinstance(initializer, dict):
+            initializer = deserialize(initializer)
+        self.initializer = get(initializer)
+        if self.initializer is None:
+            raise ValueError("ICNR: argument `initializer` must name an initializer. Received: initializer=None")
+        self.scale = int(scale)
+        self.mode = mode
+
+    def __call__(self, shape, dtype="float32") -> np.ndarray:
+        shape = _shape(shape, "ICNR")
+        phases = self.scale * self.scale
+        if len(shape) < 2 or shape[-1] % phases:
+            raise ValueError(
+                f"ICNR: the last axis of `shape` (output channels) must be a multiple of scale**2 = "
+                f"{phases}. Received: shape={shape}")
+        sub = np.asarray(self.initializer(shape[:-1] + (shape[-1] // phases,), dtype=dtype))
+        full = np.tile(sub, phases) if self.mode == "DCR" else np.repeat(sub, phases, axis=-1)
+        return full.astype(_dtype(dtype, "ICNR"), copy=False)
+
+    def get_config(self) -> dict:
+        inner = self.initializer
+        return {"scale": self.scale, "mode": self.mode,
+                "initializer": serialize(inner) if isinstance(inner, Initializer) else inner}
+
+
 # ----------------------------------------------------------------------------------------------
 # Keras snake_case aliases (in Keras these names are the classes themselves)
 # ----------------------------------------------------------------------------------------------
@@ -592,7 +636,7 @@ orthogonal = Orthogonal
 _CLASSES = (
     Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, TruncatedNormal,
     VarianceScaling, GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal,
-    LecunUniform, Orthogonal,
+    LecunUniform, Orthogonal, ICNR,
 )
 _SNAKE = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity,
@@ -600,7 +644,7 @@ _SNAKE = {
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
-    "orthogonal": Orthogonal,
+    "orthogonal": Orthogonal, "icnr": ICNR,
 }
 # Names get() accepts: class names, snake_case names and Keras's extra compatibility aliases.
 ALL_OBJECTS = {

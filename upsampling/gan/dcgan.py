@@ -1,6 +1,8 @@
 """DCGAN recipes in the style of the tutorial's author: a generator that upsamples with
-Conv2DTranspose ('transpose') or UpSampling2D + Conv2D ('nearest' / 'bilinear' / ...), a compiled
-discriminator, and the composite model that trains the generator through a frozen discriminator.
+Conv2DTranspose ('transpose' 4x4, 'transpose3' 3x3), UpSampling2D + Conv2D ('nearest' / 'bilinear' /
+'bicubic'), a sub-pixel convolution ('subpixel' with random init, 'subpixel_icnr' with ICNR) or
+BlurUpSampling2D + Conv2D ('blur', StyleGAN2's filtered upsampling), a compiled discriminator, and
+the composite model that trains the generator through a frozen discriminator.
 """
 from __future__ import annotations
 
@@ -8,17 +10,40 @@ from upsampling import layers
 from upsampling.models import Sequential
 from upsampling.optimizers import Adam
 
-UPSAMPLERS = ("transpose", "nearest", "bilinear", "bicubic")
+UPSAMPLERS = ("transpose", "transpose3", "nearest", "bilinear", "bicubic", "subpixel", "subpixel_icnr", "blur")
+UPSAMPLER_HELP = {
+    "transpose": "Conv2DTranspose 4x4, stride 2 (kernel a multiple of the stride)",
+    "transpose3": "Conv2DTranspose 3x3, stride 2 (uneven overlap: Odena et al.'s checkerboard case)",
+    "nearest": "UpSampling2D (nearest) + Conv2D 3x3",
+    "bilinear": "UpSampling2D (bilinear) + Conv2D 3x3",
+    "bicubic": "UpSampling2D (bicubic) + Conv2D 3x3",
+    "subpixel": "SubPixelConv2D 3x3 (conv to 4x channels + depth-to-space), Glorot init",
+    "subpixel_icnr": "SubPixelConv2D 3x3 with ICNR init (starts as nearest + conv)",
+    "blur": "BlurUpSampling2D (zero insertion + [1,3,3,1] binomial) + Conv2D 3x3",
+}
 
 
-def _upsample_block(model: Sequential, upsampler: str, filters: int, batchnorm: bool = True) -> None:
-    """Double height and width: the seed's two ways, then BatchNorm and LeakyReLU."""
+def add_upsampler(model: Sequential, upsampler: str, filters: int) -> None:
+    """The layer(s) that double height and width for `upsampler` (see UPSAMPLER_HELP)."""
     if upsampler == "transpose":
         # 4x4 kernel, stride 2: the kernel size is a multiple of the stride (even overlap).
         model.add(layers.Conv2DTranspose(filters, (4, 4), strides=(2, 2), padding="same"))
+    elif upsampler == "transpose3":
+        model.add(layers.Conv2DTranspose(filters, (3, 3), strides=(2, 2), padding="same"))
+    elif upsampler in ("subpixel", "subpixel_icnr"):
+        init = "icnr" if upsampler == "subpixel_icnr" else "glorot_uniform"
+        model.add(layers.SubPixelConv2D(filters, (3, 3), scale=2, kernel_initializer=init))
     else:
-        model.add(layers.UpSampling2D(interpolation=upsampler))
+        if upsampler == "blur":
+            model.add(layers.BlurUpSampling2D())
+        else:
+            model.add(layers.UpSampling2D(interpolation=upsampler))
         model.add(layers.Conv2D(filters, (3, 3), padding="same"))
+
+
+def _upsample_block(model: Sequential, upsampler: str, filters: int, batchnorm: bool = True) -> None:
+    """Double height and width with `upsampler`, then BatchNorm and LeakyReLU."""
+    add_upsampler(model, upsampler, filters)
     if batchnorm:
         model.add(layers.BatchNormalization(momentum=0.8))
     model.add(layers.LeakyReLU(negative_slope=0.2))

@@ -13,7 +13,8 @@ from upsampling.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAverag
                                        GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from upsampling.layers.regularization import GaussianNoise, SpatialDropout2D
 from upsampling.layers.reshaping import Cropping2D, ZeroPadding2D
-from upsampling.layers.upsampling import UpSampling2D
+from upsampling.layers.upsampling import (BlurUpSampling2D, DepthToSpace, PixelShuffle, Resizing, SubPixelConv2D,
+                                          UpSampling2D)
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Deconvolution2D = Deconv2D = Conv2DTranspose
@@ -22,7 +23,8 @@ __all__ = ["Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Co
            "Dense", "Dropout", "Embedding", "Flatten", "GaussianNoise", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "GroupNormalization", "Input", "InputLayer", "InstanceNormalization",
            "KerasTensor", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling2D", "ReLU", "Reshape",
-           "SpatialDropout2D", "UpSampling2D", "ZeroPadding2D"]
+           "SpatialDropout2D", "UpSampling2D", "ZeroPadding2D",
+           "Resizing", "BlurUpSampling2D", "DepthToSpace", "PixelShuffle", "SubPixelConv2D"]
 
 # Every layer name `keras.layers` exports (Keras 3), so that a missing one is reported as missing.
 KERAS_LAYER_NAMES = frozenset("""

@@ -1,0 +1,49 @@
+"""`upsampling compare`: every upsampler trained and scored alike, resumable per upsampler."""
+import json
+
+import pytest
+
+from upsampling.cli import main
+from upsampling.gan.compare import CompareConfig, run_compare, run_folder
+from upsampling.gan.dcgan import UPSAMPLERS, make_generator
+
+SMALL = dict(data="digits", seeds=(0,), epochs=1, batch_size=128, latent_dim=8, filters=4, select_best=False,
+             eval_n=100)
+
+
+@pytest.mark.parametrize("upsampler", UPSAMPLERS)
+def test_every_generator_upsampler_builds_and_doubles_twice(upsampler):
+    gen = make_generator(8, (12, 16, 1), upsampler, filters=4)
+    assert gen.output_shape == (None, 12, 16, 1)
+
+
+def test_compare_trains_scores_and_resumes_per_upsampler(tmp_path, capsys):
+    from upsampling.gan.trainer import GANTrainer, TrainConfig
+    cfg = CompareConfig(upsamplers=("subpixel_icnr",), **SMALL)
+    first = run_compare(tmp_path, cfg, verbose=0)
+    done = run_folder(tmp_path, "subpixel_icnr", 0) / "result.json"
+    stamp = done.stat().st_mtime_ns
+    # an interrupted second upsampler: a checkpoint after 3 steps, made as compare makes its runs
+    partial = TrainConfig(data="digits", upsampler="blur", epochs=1, batch_size=128, latent_dim=8, filters=4, seed=0,
+                          max_steps=3)
+    GANTrainer(partial, run_folder(tmp_path, "blur", 0), verbose=0).train()
+    results = run_compare(tmp_path, CompareConfig(upsamplers=("subpixel_icnr", "blur"), **SMALL), verbose=0)
+    assert done.stat().st_mtime_ns == stamp and results[0] == first[0]  # not redone
+    blur = results[1]
+    timing = json.loads((run_folder(tmp_path, "blur", 0) / "timing.json").read_text())
+    assert timing["steps"] == blur["steps"] - 3  # continued from the checkpoint
+    for key in ("fd", "kid", "classes_covered", "phase_disparity", "spectral_peak_ratio", "eq_psnr",
+                "seconds_per_step"):
+        assert isinstance(blur[key], float) or isinstance(blur[key], int), key
+    md = (tmp_path / "compare.md").read_text()
+    assert "`subpixel_icnr`" in md and "`blur`" in md and "(a) phase disp." in md
+    assert (tmp_path / "compare.csv").read_text().count("\n") == 3
+    assert (tmp_path / "compare.png").exists() and (tmp_path / "compare_samples.png").exists()
+    with pytest.raises(ValueError, match=r"compare: .* other settings .*'filters': \(4, 8\)"):
+        run_compare(tmp_path, CompareConfig(upsamplers=("blur",), **{**SMALL, "filters": 8}), verbose=0)
+
+
+def test_cli_reports_bad_settings_with_exit_code_2(tmp_path, capsys):
+    (tmp_path / "settings.json").write_text(json.dumps({"data": "mnist5k", "epochs": 99}))
+    assert main(["compare", "--out", str(tmp_path), "--upsamplers", "blur", "--seeds", "0"]) == 2
+    assert "other settings" in capsys.readouterr().err
