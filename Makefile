@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make train   - trains the default DCGAN on the bundled MNIST-5k (the main job)
 #   make test    - runs the whole test suite, Keras 3 / PyTorch oracles included
+#   make bench   - times the layers, the DCGAN iteration and a training step against PyTorch
+#                  and writes benchmarks/RESULTS.md (a quiet machine: about 15 minutes)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +10,7 @@ OUT    ?= runs/default
 # The oracles the tests compare against (torch 2.13.0 is the CPU build available offline here).
 ORACLES := torch==2.13.0 keras==3.15.1
 
-.PHONY: venv test demo train clean
+.PHONY: venv test demo train bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +34,9 @@ demo: $(VENV)/.installed
 
 train: $(VENV)/.installed
 	$(BIN)/upsampling train --out $(OUT)
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
