@@ -5,6 +5,12 @@ One GEMM per group and batch chunk: patches (n*Ho*Wo, kh*kw*Cg) @ kernel (kh*kw*
 patch copy is made a few images at a time (about CHUNK_BYTES each), so it stays in cache and a
 large convolution never allocates its whole im2col matrix (160 MB for a 5x5 kernel over a batch
 of 64 28x28x32 maps); the backward pass gathers the same chunks again for the kernel gradient.
+
+Few output channels (stride 1, F <= C / 2, e.g. a generator's 5x5 or 7x7 convolution to one image
+channel): the im2col copy of kh*kw*C values per pixel would dwarf a GEMM that is almost a
+matrix-vector product, so the taps are summed directly instead (`_taps_forward`): one GEMM of the
+padded input against all taps at once, z = xp @ K (C, kh*kw*F), then y = sum over taps (a, b) of
+z shifted by (a, b). The kernel gradient is the adjoint: dy spread onto the taps, then one GEMM.
 """
 from __future__ import annotations
 
@@ -12,10 +18,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numpy.lib.stride_tricks import as_strided
+
 from upsampling.ops.im2col import im2col, pad2d
+from upsampling.ops.workspace import scratch
 
 
 CHUNK_BYTES = 8 << 20
+# per-tap sums run over blocks of about this many bytes of products, so they stay in L2
+TAP_BLOCK_BYTES = 1 << 20
+# sum taps directly (no im2col) for stride 1, groups 1 while F <= TAPS_MAX_OUT_PER_IN * C
+TAPS_MAX_OUT_PER_IN = 0.5
 
 
 class ConvCache(NamedTuple):
@@ -37,6 +50,9 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
     kh, kw, cg, f = kernel.shape
     xp = pad2d(x, pads)
     fg = f // groups
+    cache = ConvCache(xp, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+    if use_taps(cg, f, strides, groups):
+        return _taps_forward(xp, kernel, tuple(dilation)), cache
     outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
@@ -50,15 +66,82 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
             np.matmul(cols, wg, out=yg[part].reshape(-1, fg))
         outs.append(yg)
     y = outs[0] if groups == 1 else np.concatenate(outs, axis=-1)
-    return y, ConvCache(xp, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+    return y, cache
+
+
+def use_taps(c: int, f: int, strides, groups: int) -> bool:
+    """Whether conv2d sums per-tap products (few output channels) instead of an im2col GEMM."""
+    return groups == 1 and tuple(strides) == (1, 1) and f <= TAPS_MAX_OUT_PER_IN * c
+
+
+def _chunks(n: int, per_image: int, budget: int) -> list:
+    """Slices of range(n) holding about `budget` bytes at `per_image` bytes each."""
+    step = max(1, budget // max(per_image, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _tap_view(z: np.ndarray, out_hw: tuple, dilation: tuple) -> np.ndarray:
+    """z (n, Hp, Wp, kh, kw, F) seen as (n, Ho, Wo, kh, kw, F): entry [i, j, a, b] = z[i + a*dh, j + b*dw, a, b].
+
+    Distinct (i, j, a, b) address distinct elements, so the view may be written through.
+    """
+    n, _, _, kh, kw, f = z.shape
+    sn, sh, sw, sa, sb, sf = z.strides
+    (dh, dw) = dilation
+    return as_strided(z, shape=(n, out_hw[0], out_hw[1], kh, kw, f),
+                      strides=(sn, sh, sw, sh * dh + sa, sw * dw + sb, sf))
+
+
+def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple) -> np.ndarray:
+    """Stride-1 convolution as z = xp @ K(C, kh*kw*F) followed by a sum of the shifted taps."""
+    n, hp, wp, c = xp.shape
+    kh, kw, _, f = kernel.shape
+    (dh, dw) = dilation
+    ho, wo = hp - (kh - 1) * dh, wp - (kw - 1) * dw
+    dtype = np.result_type(xp, kernel)
+    # (kh, kw, C, F) -> (C, kh, kw, F) -> (C, kh*kw*F)
+    wt = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3), dtype=dtype).reshape(c, kh * kw * f)
+    y = np.empty((n, ho, wo, f), dtype=dtype)
+    per_image = hp * wp * kh * kw * f * dtype.itemsize
+    for part in _chunks(n, per_image, CHUNK_BYTES):
+        m = part.stop - part.start
+        z = scratch("conv_taps", (m, hp, wp, kh, kw, f), dtype)
+        # (m*Hp*Wp, C) @ (C, kh*kw*F): every padded pixel's contribution to every tap
+        np.matmul(xp[part].reshape(-1, c), wt, out=z.reshape(-1, kh * kw * f))
+        for block in _chunks(m, per_image, TAP_BLOCK_BYTES):
+            taps = _tap_view(z[block], (ho, wo), dilation)
+            out = y[part][block]
+            np.copyto(out, taps[:, :, :, 0, 0, :])
+            for a in range(kh):
+                for b in range(kw):
+                    if a or b:
+                        out += taps[:, :, :, a, b, :]
+    return y
+
+
+def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
+    """dkernel of `_taps_forward`: dy spread onto (n, Hp, Wp, kh, kw, F), then xp^T @ it."""
+    xp, kernel = cache.xp, cache.kernel
+    n, hp, wp, c = xp.shape
+    kh, kw, _, f = kernel.shape
+    ho, wo = dy.shape[1:3]
+    dk = np.zeros((c, kh * kw * f), dtype=kernel.dtype)
+    per_image = hp * wp * kh * kw * f * dk.itemsize
+    for part in _chunks(n, per_image, CHUNK_BYTES):
+        m = part.stop - part.start
+        d = scratch("conv_taps", (m, hp, wp, kh, kw, f), dk.dtype)
+        d.fill(0)
+        # d[i + a*dh, j + b*dw, a, b, :] = dy[i, j, :] for every tap (a, b)
+        _tap_view(d, (ho, wo), cache.dilation)[...] = dy[part][:, :, :, None, None, :]
+        # (C, m*Hp*Wp) @ (m*Hp*Wp, kh*kw*F), summed over the chunks
+        dk += xp[part].reshape(-1, c).T @ d.reshape(-1, kh * kw * f)
+    # (C, kh, kw, F) -> (kh, kw, C, F)
+    return np.ascontiguousarray(dk.reshape(c, kh, kw, f).transpose(1, 2, 0, 3))
 
 
 def _batch_chunks(patches: np.ndarray) -> list:
     """Slices of the batch axis whose patch matrices hold about CHUNK_BYTES each."""
-    n = patches.shape[0]
-    per_image = patches[:1].size * patches.itemsize
-    step = max(1, CHUNK_BYTES // max(per_image, 1))
-    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    return _chunks(patches.shape[0], patches[:1].size * patches.itemsize, CHUNK_BYTES)
 
 
 def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
@@ -75,8 +158,13 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
     kh, kw, cg, f = kernel.shape
     fg = f // groups
     n, ho, wo, _ = dy.shape
-    dkernel = np.zeros_like(kernel)
-    for g in range(groups):
+    if use_taps(cg, f, cache.strides, groups):
+        dkernel = _taps_kernel_grad(dy, cache)
+        groups_left = 0
+    else:
+        dkernel = np.zeros_like(kernel)
+        groups_left = groups
+    for g in range(groups_left):
         xg = cache.xp if groups == 1 else cache.xp[..., g * cg:(g + 1) * cg]
         patches = im2col(xg, (kh, kw), cache.strides, cache.dilation)
         dk = np.zeros((kh * kw * cg, fg), dtype=kernel.dtype)
