@@ -257,7 +257,7 @@ def _torch_gan_step(torch, tutorial: bool, batch: int, channels_last: bool):
         opt_g.step()
         for p in d.parameters():
             p.requires_grad_(True)
-        return float(loss)
+        return loss.item()
 
     return step
 
@@ -324,7 +324,7 @@ class Torch:
                 loss = F.mse_loss(module(x), target)
                 loss.backward()
                 opt.step()
-                return float(loss)
+                return loss.item()
 
             modes["train step"] = train_step
         return modes
@@ -430,6 +430,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=None, help="cases whose name contains this text")
     ap.add_argument("--smoke", action="store_true", help="tiny shapes, 1 round, 1 call (a quick check)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    ap.add_argument("--no-torch", action="store_true", help="time ours (and --baseline) only")
     ap.add_argument("--baseline", default=None, metavar="REV",
                     help="also time our package as committed at git revision REV (worker 'base')")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"),
@@ -443,9 +444,9 @@ def main(argv=None) -> int:
     all_cases = [c for c in cases(args.smoke) if args.only is None or args.only in c["name"]]
     if not all_cases:
         ap.error(f"no case matches --only {args.only!r}")
+    have_torch = not args.no_torch
     try:
         import torch  # noqa: F401  (only to know whether the comparison can run)
-        have_torch = True
     except ImportError:
         have_torch = False
         print("torch is not installed: timing ours only", file=sys.stderr)
