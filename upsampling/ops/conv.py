@@ -56,14 +56,10 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
     outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
-        patches = im2col(xg, (kh, kw), strides, dilation)  # view (N, Ho, Wo, kh, kw, Cg)
-        n, ho, wo = patches.shape[:3]
-        wg = kernel[..., g * fg:(g + 1) * fg].reshape(kh * kw * cg, fg)
+        n, ho, wo = im2col(xg, (kh, kw), strides, dilation).shape[:3]
         yg = np.empty((n, ho, wo, fg), dtype=np.result_type(x, kernel))
-        for part in _batch_chunks(patches):
-            # (n, Ho, Wo, kh, kw, Cg) -> (n*Ho*Wo, kh*kw*Cg): one cache-sized copy of the gather
-            cols = patches[part].reshape(-1, kh * kw * cg)
-            np.matmul(cols, wg, out=yg[part].reshape(-1, fg))
+        patch_gemm(xg, (kh, kw), strides, dilation, weight=kernel[..., g * fg:(g + 1) * fg].reshape(-1, fg),
+                   out=yg)
         outs.append(yg)
     y = outs[0] if groups == 1 else np.concatenate(outs, axis=-1)
     return y, cache
@@ -74,7 +70,7 @@ def use_taps(c: int, f: int, strides, groups: int) -> bool:
     return groups == 1 and tuple(strides) == (1, 1) and f <= TAPS_MAX_OUT_PER_IN * c
 
 
-def _chunks(n: int, per_image: int, budget: int) -> list:
+def batch_slices(n: int, per_image: int, budget: int) -> list:
     """Slices of range(n) holding about `budget` bytes at `per_image` bytes each."""
     step = max(1, budget // max(per_image, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
@@ -103,12 +99,12 @@ def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple) -> np.nda
     wt = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3), dtype=dtype).reshape(c, kh * kw * f)
     y = np.empty((n, ho, wo, f), dtype=dtype)
     per_image = hp * wp * kh * kw * f * dtype.itemsize
-    for part in _chunks(n, per_image, CHUNK_BYTES):
+    for part in batch_slices(n, per_image, CHUNK_BYTES):
         m = part.stop - part.start
         z = scratch("conv_taps", (m, hp, wp, kh, kw, f), dtype)
         # (m*Hp*Wp, C) @ (C, kh*kw*F): every padded pixel's contribution to every tap
         np.matmul(xp[part].reshape(-1, c), wt, out=z.reshape(-1, kh * kw * f))
-        for block in _chunks(m, per_image, TAP_BLOCK_BYTES):
+        for block in batch_slices(m, per_image, TAP_BLOCK_BYTES):
             taps = _tap_view(z[block], (ho, wo), dilation)
             out = y[part][block]
             np.copyto(out, taps[:, :, :, 0, 0, :])
@@ -127,7 +123,7 @@ def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
     ho, wo = dy.shape[1:3]
     dk = np.zeros((c, kh * kw * f), dtype=kernel.dtype)
     per_image = hp * wp * kh * kw * f * dk.itemsize
-    for part in _chunks(n, per_image, CHUNK_BYTES):
+    for part in batch_slices(n, per_image, CHUNK_BYTES):
         m = part.stop - part.start
         d = scratch("conv_taps", (m, hp, wp, kh, kw, f), dk.dtype)
         d.fill(0)
@@ -139,9 +135,33 @@ def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
     return np.ascontiguousarray(dk.reshape(c, kh, kw, f).transpose(1, 2, 0, 3))
 
 
+def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, out=None, rhs=None):
+    """The GEMMs of an im2col convolution, a batch chunk at a time.
+
+    xp (N, Hp, Wp, C) already padded. Each chunk's patch matrix (n*Ho*Wo, kh*kw*C) is copied once
+    into a reused scratch buffer; then `out[chunk] = cols @ weight` (weight (kh*kw*C, F), out
+    (N, Ho, Wo, F)) if `weight` is given, and `cols^T @ rhs[chunk]` (rhs (N, Ho, Wo, F')) is summed
+    over the chunks and returned (kh*kw*C, F') if `rhs` is given (else None).
+    """
+    patches = im2col(xp, ksize, strides, dilation)  # view (N, Ho, Wo, kh, kw, C)
+    _, ho, wo, kh, kw, c = patches.shape
+    total = None
+    for part in _batch_chunks(patches):
+        cols = scratch("conv_cols", (part.stop - part.start, ho, wo, kh, kw, c), xp.dtype)
+        np.copyto(cols, patches[part])
+        cols = cols.reshape(-1, kh * kw * c)  # (n, Ho, Wo, kh, kw, C) -> (n*Ho*Wo, kh*kw*C), a view
+        if weight is not None:
+            np.matmul(cols, weight, out=out[part].reshape(-1, weight.shape[1]))
+        if rhs is not None:
+            # (kh*kw*C, n*Ho*Wo) @ (n*Ho*Wo, F')
+            prod = cols.T @ rhs[part].reshape(-1, rhs.shape[-1])
+            total = prod if total is None else np.add(total, prod, out=total)
+    return total
+
+
 def _batch_chunks(patches: np.ndarray) -> list:
     """Slices of the batch axis whose patch matrices hold about CHUNK_BYTES each."""
-    return _chunks(patches.shape[0], patches[:1].size * patches.itemsize, CHUNK_BYTES)
+    return batch_slices(patches.shape[0], patches[:1].size * patches.itemsize, CHUNK_BYTES)
 
 
 def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
@@ -166,13 +186,7 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
         groups_left = groups
     for g in range(groups_left):
         xg = cache.xp if groups == 1 else cache.xp[..., g * cg:(g + 1) * cg]
-        patches = im2col(xg, (kh, kw), cache.strides, cache.dilation)
-        dk = np.zeros((kh * kw * cg, fg), dtype=kernel.dtype)
-        for part in _batch_chunks(patches):
-            cols = patches[part].reshape(-1, kh * kw * cg)
-            dyg = dy[part].reshape(-1, f)[:, g * fg:(g + 1) * fg]
-            # (kh*kw*Cg, n*Ho*Wo) @ (n*Ho*Wo, Fg), summed over the chunks
-            dk += cols.T @ dyg
+        dk = patch_gemm(xg, (kh, kw), cache.strides, cache.dilation, rhs=dy[..., g * fg:(g + 1) * fg])
         dkernel[..., g * fg:(g + 1) * fg] = dk.reshape(kh, kw, cg, fg)
     dx = None
     if need_dx:

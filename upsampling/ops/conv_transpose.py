@@ -23,8 +23,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from upsampling.ops.conv import conv2d
+from upsampling.ops.conv import CHUNK_BYTES, batch_slices, conv2d, patch_gemm
 from upsampling.ops.im2col import col2im_cropped, im2col, pad2d
+from upsampling.ops.workspace import scratch
 
 
 # use the stride-1 gather while C_in <= GATHER_MAX_IN_PER_OUT * F_out (measured break-even ~2)
@@ -62,15 +63,22 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
         return _stride1_gather(x, kernel, crops, dilation), cache
     _, hf, wf, f = full_shape(x.shape, kernel.shape, strides, dilation, groups)
     (ct, cb), (cl, cr) = crops
-    y = np.zeros((n, hf - ct - cb, wf - cl - cr, f), dtype=np.result_type(x, kernel))
-    for g in range(groups):
-        xg = x2 if groups == 1 else x2[:, g * cg:(g + 1) * cg]
-        kg = kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg)
-        # (N*H*W, Cg) @ (Cg, kh*kw*Fg) -> one kernel copy per pixel: (N, H, W, kh, kw, Fg)
-        cols = (xg @ kg.T).reshape(n, h, w, kh, kw, fg)
-        # taps added straight into the cropped output (its channel slice for groups > 1)
-        out = y if groups == 1 else y[..., g * fg:(g + 1) * fg]
-        col2im_cropped(cols, crops, strides, dilation, out=out)
+    dtype = np.result_type(x, kernel)
+    y = np.zeros((n, hf - ct - cb, wf - cl - cr, f), dtype=dtype)
+    kgs = [np.ascontiguousarray(kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg).T, dtype=dtype)
+           for g in range(groups)]  # (Cg, kh*kw*Fg) each
+    # a few images at a time: the per-pixel kernel copies of a chunk fit a reused buffer, so the
+    # (N*H*W, kh*kw*F) matrix (205 MB for a DCGAN's 14->28 layer at batch 128) is never allocated
+    for part in batch_slices(n, h * w * kh * kw * fg * dtype.itemsize, CHUNK_BYTES):
+        rows = slice(part.start * h * w, part.stop * h * w)
+        for g in range(groups):
+            xg = x2[rows] if groups == 1 else x2[rows, g * cg:(g + 1) * cg]
+            cols = scratch("convT_cols", (part.stop - part.start, h, w, kh, kw, fg), dtype)
+            # (n*H*W, Cg) @ (Cg, kh*kw*Fg) -> one kernel copy per pixel: (n, H, W, kh, kw, Fg)
+            np.matmul(xg, kgs[g], out=cols.reshape(-1, kh * kw * fg))
+            # taps added straight into the cropped output (its channel slice for groups > 1)
+            out = y[part] if groups == 1 else y[part][..., g * fg:(g + 1) * fg]
+            col2im_cropped(cols, crops, strides, dilation, out=out)
     return y, cache
 
 
@@ -98,17 +106,23 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need
     cg = c // groups
     n, h, w, _ = cache.input_shape
     dfull = pad2d(dy, cache.crops)  # back to the uncropped scatter (N, Hf, Wf, F)
+    if groups == 1:
+        # dx = conv2d(dfull, kernel as (kh, kw, F, C)) and dkernel = its patches^T @ x, one gather
+        dx = np.empty((n, h, w, c), dtype=np.result_type(dy, kernel)) if need_dx else None
+        dk = patch_gemm(dfull, (kh, kw), cache.strides, cache.dilation, out=dx, rhs=cache.x2.reshape(n, h, w, c),
+                        weight=kernel.reshape(kh * kw * fg, c) if need_dx else None)
+        return dx, dk.reshape(kh, kw, fg, c).astype(kernel.dtype, copy=False)
     dkernel = np.empty_like(kernel)
     dxs = []
     for g in range(groups):
-        dg = dfull if groups == 1 else dfull[..., g * fg:(g + 1) * fg]
+        dg = dfull[..., g * fg:(g + 1) * fg]
         # (N, H, W, kh, kw, Fg) -> (N*H*W, kh*kw*Fg)
         dcols = im2col(dg, (kh, kw), cache.strides, cache.dilation).reshape(n * h * w, kh * kw * fg)
-        xg = cache.x2 if groups == 1 else cache.x2[:, g * cg:(g + 1) * cg]
+        xg = cache.x2[:, g * cg:(g + 1) * cg]
         dkernel[..., g * cg:(g + 1) * cg] = (dcols.T @ xg).reshape(kh, kw, fg, cg)
         if need_dx:
             dxs.append(dcols @ kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg))
     dx = None
     if need_dx:
-        dx = (dxs[0] if groups == 1 else np.concatenate(dxs, axis=1)).reshape(n, h, w, c)
+        dx = np.concatenate(dxs, axis=1).reshape(n, h, w, c)
     return dx, dkernel
