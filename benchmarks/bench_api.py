@@ -432,7 +432,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     ap.add_argument("--no-torch", action="store_true", help="time ours (and --baseline) only")
     ap.add_argument("--baseline", default=None, metavar="REV",
-                    help="also time our package as committed at git revision REV (worker 'base')")
+                    help="also time our package as committed at git revision REV, or the package in "
+                         "folder REV/upsampling (worker 'base')")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"),
                     help="Markdown results file (default benchmarks/RESULTS.md; '-' for none)")
     ap.add_argument("--json", default=None, metavar="PATH", help="also save the raw numbers as JSON")
@@ -452,7 +453,10 @@ def main(argv=None) -> int:
         print("torch is not installed: timing ours only", file=sys.stderr)
 
     order, paths = ["ours"], {}
-    if args.baseline:
+    if args.baseline and os.path.isdir(os.path.join(args.baseline, "upsampling")):
+        paths["base"] = os.path.abspath(args.baseline)
+        order.insert(0, "base")
+    elif args.baseline:
         import subprocess
         import tempfile
 
@@ -490,7 +494,7 @@ def main(argv=None) -> int:
             proc, conn, _ = _start(ctx, fw, args.threads, paths.get(fw))
             memory[fw] = _ask(conn, ("memory", -1, dcgan, 1 if args.smoke else 3))
             _stop(proc, conn)
-    if "base" in paths:
+    if "base" in paths and paths["base"] != os.path.abspath(args.baseline):
         import shutil
 
         shutil.rmtree(paths["base"], ignore_errors=True)
