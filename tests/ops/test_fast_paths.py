@@ -1,10 +1,13 @@
 """The speed paths agree with the plain NumPy expressions they replace: threads on and off,
-the thread setting's validation."""
+fused bias, padding into reused buffers, the thread setting's validation."""
 import numpy as np
 import pytest
 
 from upsampling.ops import parallel
 from upsampling.ops.activations import leaky_relu, leaky_relu_backward
+from upsampling.ops.conv import conv2d, conv2d_backward
+from upsampling.ops.conv_transpose import conv_transpose2d
+from upsampling.ops.im2col import pad2d, pad2d_scratch
 
 rng = np.random.default_rng(7)
 
@@ -51,3 +54,32 @@ def test_channel_sum_matches_numpy(threads, monkeypatch):
 def test_set_threads_refuses_bad_counts(bad):
     with pytest.raises(ValueError, match="set_threads: `count` must be a positive integer"):
         parallel.set_threads(bad)
+
+
+@pytest.mark.parametrize("pads", [((1, 2), (0, 3)), ((0, 0), (0, 0)), ((2, -1), (1, 1))])
+def test_pad2d_scratch_equals_pad2d_and_is_reused(pads):
+    x = rng.standard_normal((2, 4, 5, 3))
+    np.testing.assert_array_equal(pad2d_scratch(x, pads, "test_pad"), pad2d(x, pads))
+    # a second call with other data overwrites the border too (nothing stale survives)
+    x2 = rng.standard_normal(x.shape)
+    first = pad2d_scratch(x2 + 100, pads, "test_pad")
+    np.testing.assert_array_equal(first, pad2d(x2 + 100, pads))
+    np.testing.assert_array_equal(pad2d_scratch(x2, pads, "test_pad"), pad2d(x2, pads))
+
+
+@pytest.mark.parametrize("c,f,s", [(6, 2, (1, 1)), (2, 6, (1, 1)), (3, 4, (2, 2))])
+def test_fused_bias_equals_adding_it_afterwards(c, f, s):
+    x = rng.standard_normal((2, 6, 5, c)).astype(np.float32)
+    bias = rng.standard_normal(f).astype(np.float32)
+    kern = rng.standard_normal((3, 3, c, f)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    y, cache = conv2d(x, kern, strides=s, pads=pads, bias=bias)
+    np.testing.assert_allclose(y, conv2d(x, kern, strides=s, pads=pads)[0] + bias, rtol=1e-6, atol=1e-6)
+    # the cache does not depend on the bias: the backward pass is that of the plain convolution
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for got, want in zip(conv2d_backward(dy, cache), conv2d_backward(dy, conv2d(x, kern, strides=s, pads=pads)[1])):
+        np.testing.assert_array_equal(got, want)
+    kt = rng.standard_normal((4, 4, f, c)).astype(np.float32)
+    crops = ((1, 1), (1, 1))
+    yt, _ = conv_transpose2d(x, kt, strides=s, crops=crops, bias=bias)
+    np.testing.assert_allclose(yt, conv_transpose2d(x, kt, strides=s, crops=crops)[0] + bias, rtol=1e-6, atol=1e-6)

@@ -2,7 +2,7 @@
 
 Layout: x (N, H, W, C), kernel (kh, kw, C // groups, F) as Keras stores it, y (N, Ho, Wo, F).
 One GEMM per group and batch chunk: patches (n*Ho*Wo, kh*kw*Cg) @ kernel (kh*kw*Cg, Fg). The
-patch copy is made a few images at a time (about CHUNK_BYTES each), so it stays in cache and a
+patch copy is made a few images at a time (about CHUNK_BYTES each) into a reused buffer, so a
 large convolution never allocates its whole im2col matrix (160 MB for a 5x5 kernel over a batch
 of 64 28x28x32 maps); the backward pass gathers the same chunks again for the kernel gradient.
 
@@ -20,11 +20,13 @@ import numpy as np
 
 from numpy.lib.stride_tricks import as_strided
 
-from upsampling.ops.im2col import im2col, pad2d
+from upsampling.ops.im2col import im2col, pad2d_scratch
 from upsampling.ops.workspace import scratch
 
 
-CHUNK_BYTES = 8 << 20
+# Patch / product matrices are built this many bytes at a time, in reused buffers: small enough
+# to bound memory, large enough that few BLAS calls (each a thread barrier) are made.
+CHUNK_BYTES = 32 << 20
 # per-tap sums run over blocks of about this many bytes of products, so they stay in L2
 TAP_BLOCK_BYTES = 1 << 20
 # sum taps directly (no im2col) for stride 1, groups 1 while F <= TAPS_MAX_OUT_PER_IN * C
@@ -32,7 +34,7 @@ TAPS_MAX_OUT_PER_IN = 0.5
 
 
 class ConvCache(NamedTuple):
-    xp: np.ndarray       # the padded input (N, Hp, Wp, C)
+    x: np.ndarray        # the input (N, H, W, C); backward pads it again (into a reused buffer)
     kernel: np.ndarray
     padded_shape: tuple  # (N, Hp, Wp, C) after padding
     pads: tuple
@@ -42,24 +44,25 @@ class ConvCache(NamedTuple):
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (0, 0)),
-           dilation=(1, 1), groups: int = 1):
-    """y = conv(x, kernel) with explicit pads ((top, bottom), (left, right)).
+           dilation=(1, 1), groups: int = 1, bias=None):
+    """y = conv(x, kernel) (+ bias (F,)) with explicit pads ((top, bottom), (left, right)).
 
-    Returns (y (N, Ho, Wo, F), cache for `conv2d_backward`).
+    Returns (y (N, Ho, Wo, F), cache for `conv2d_backward`). The bias is added chunk by chunk
+    while the output is still in cache; its gradient is dy summed over (N, Ho, Wo).
     """
     kh, kw, cg, f = kernel.shape
-    xp = pad2d(x, pads)
+    xp = pad2d_scratch(x, pads, "conv_pad")
     fg = f // groups
-    cache = ConvCache(xp, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+    cache = ConvCache(x, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
     if use_taps(cg, f, strides, groups):
-        return _taps_forward(xp, kernel, tuple(dilation)), cache
+        return _taps_forward(xp, kernel, tuple(dilation), bias), cache
     outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
         n, ho, wo = im2col(xg, (kh, kw), strides, dilation).shape[:3]
         yg = np.empty((n, ho, wo, fg), dtype=np.result_type(x, kernel))
         patch_gemm(xg, (kh, kw), strides, dilation, weight=kernel[..., g * fg:(g + 1) * fg].reshape(-1, fg),
-                   out=yg)
+                   out=yg, bias=None if bias is None else bias[g * fg:(g + 1) * fg])
         outs.append(yg)
     y = outs[0] if groups == 1 else np.concatenate(outs, axis=-1)
     return y, cache
@@ -88,7 +91,7 @@ def _tap_view(z: np.ndarray, out_hw: tuple, dilation: tuple) -> np.ndarray:
                       strides=(sn, sh, sw, sh * dh + sa, sw * dw + sb, sf))
 
 
-def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple) -> np.ndarray:
+def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple, bias=None) -> np.ndarray:
     """Stride-1 convolution as z = xp @ K(C, kh*kw*F) followed by a sum of the shifted taps."""
     n, hp, wp, c = xp.shape
     kh, kw, _, f = kernel.shape
@@ -112,12 +115,15 @@ def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple) -> np.nda
                 for b in range(kw):
                     if a or b:
                         out += taps[:, :, :, a, b, :]
+            if bias is not None:
+                out += bias
     return y
 
 
 def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
     """dkernel of `_taps_forward`: dy spread onto (n, Hp, Wp, kh, kw, F), then xp^T @ it."""
-    xp, kernel = cache.xp, cache.kernel
+    kernel = cache.kernel
+    xp = pad2d_scratch(cache.x, cache.pads, "conv_pad")
     n, hp, wp, c = xp.shape
     kh, kw, _, f = kernel.shape
     ho, wo = dy.shape[1:3]
@@ -135,12 +141,13 @@ def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
     return np.ascontiguousarray(dk.reshape(c, kh, kw, f).transpose(1, 2, 0, 3))
 
 
-def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, out=None, rhs=None):
+def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, out=None, rhs=None,
+               bias=None):
     """The GEMMs of an im2col convolution, a batch chunk at a time.
 
     xp (N, Hp, Wp, C) already padded. Each chunk's patch matrix (n*Ho*Wo, kh*kw*C) is copied once
     into a reused scratch buffer; then `out[chunk] = cols @ weight` (weight (kh*kw*C, F), out
-    (N, Ho, Wo, F)) if `weight` is given, and `cols^T @ rhs[chunk]` (rhs (N, Ho, Wo, F')) is summed
+    (N, Ho, Wo, F), plus `bias` if given) if `weight` is given, and `cols^T @ rhs[chunk]` (rhs (N, Ho, Wo, F')) is summed
     over the chunks and returned (kh*kw*C, F') if `rhs` is given (else None).
     """
     patches = im2col(xp, ksize, strides, dilation)  # view (N, Ho, Wo, kh, kw, C)
@@ -151,7 +158,10 @@ def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, 
         np.copyto(cols, patches[part])
         cols = cols.reshape(-1, kh * kw * c)  # (n, Ho, Wo, kh, kw, C) -> (n*Ho*Wo, kh*kw*C), a view
         if weight is not None:
-            np.matmul(cols, weight, out=out[part].reshape(-1, weight.shape[1]))
+            chunk = out[part].reshape(-1, weight.shape[1])
+            np.matmul(cols, weight, out=chunk)
+            if bias is not None:
+                chunk += bias
         if rhs is not None:
             # (kh*kw*C, n*Ho*Wo) @ (n*Ho*Wo, F')
             prod = cols.T @ rhs[part].reshape(-1, rhs.shape[-1])
@@ -184,8 +194,9 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
     else:
         dkernel = np.zeros_like(kernel)
         groups_left = groups
+    xp = pad2d_scratch(cache.x, cache.pads, "conv_pad") if groups_left else None
     for g in range(groups_left):
-        xg = cache.xp if groups == 1 else cache.xp[..., g * cg:(g + 1) * cg]
+        xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
         dk = patch_gemm(xg, (kh, kw), cache.strides, cache.dilation, rhs=dy[..., g * fg:(g + 1) * fg])
         dkernel[..., g * fg:(g + 1) * fg] = dk.reshape(kh, kw, cg, fg)
     dx = None

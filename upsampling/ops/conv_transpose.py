@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from upsampling.ops.conv import CHUNK_BYTES, batch_slices, conv2d, patch_gemm
-from upsampling.ops.im2col import col2im_cropped, im2col, pad2d
+from upsampling.ops.im2col import col2im_cropped, im2col, pad2d_scratch
 from upsampling.ops.workspace import scratch
 
 
@@ -51,8 +51,11 @@ def full_shape(input_shape: tuple, kernel_shape: tuple, strides, dilation, group
 
 
 def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
-                     crops=((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1):
-    """Transposed convolution. Returns (y, cache for `conv_transpose2d_backward`)."""
+                     crops=((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1, bias=None):
+    """Transposed convolution (+ bias (F,), added chunk by chunk while the output is in cache).
+
+    Returns (y, cache for `conv_transpose2d_backward`).
+    """
     n, h, w, c = x.shape
     kh, kw, fg, _ = kernel.shape
     cg = c // groups
@@ -60,7 +63,7 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
     x2 = x.reshape(n * h * w, c)  # (N, H, W, C) -> (N*H*W, C)
     cache = ConvTransposeCache(x2, kernel, x.shape, crops, strides, dilation, groups)
     if strides == (1, 1) and groups == 1 and c <= GATHER_MAX_IN_PER_OUT * fg:
-        return _stride1_gather(x, kernel, crops, dilation), cache
+        return _stride1_gather(x, kernel, crops, dilation, bias), cache
     _, hf, wf, f = full_shape(x.shape, kernel.shape, strides, dilation, groups)
     (ct, cb), (cl, cr) = crops
     dtype = np.result_type(x, kernel)
@@ -79,10 +82,12 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
             # taps added straight into the cropped output (its channel slice for groups > 1)
             out = y[part] if groups == 1 else y[part][..., g * fg:(g + 1) * fg]
             col2im_cropped(cols, crops, strides, dilation, out=out)
+        if bias is not None:
+            y[part] += bias
     return y, cache
 
 
-def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple) -> np.ndarray:
+def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple, bias=None) -> np.ndarray:
     """Stride-1 transposed convolution as a correlation with the flipped kernel (groups 1).
 
     y[o] = sum_a x[o + crop_before - a*d] K[a] = sum_w xpad[o + w*d] K[k-1-w], with xpad = x padded
@@ -95,7 +100,7 @@ def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: t
     # (kh, kw, F, C) flipped in space -> conv2d layout (kh, kw, C, F)
     flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
     pads = ((eh - ct, eh - cb), (ew - cl, ew - cr))
-    y, _ = conv2d(x, flipped, strides=(1, 1), pads=pads, dilation=dilation)
+    y, _ = conv2d(x, flipped, strides=(1, 1), pads=pads, dilation=dilation, bias=bias)
     return y
 
 
@@ -105,7 +110,8 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need
     kh, kw, fg, c = kernel.shape
     cg = c // groups
     n, h, w, _ = cache.input_shape
-    dfull = pad2d(dy, cache.crops)  # back to the uncropped scatter (N, Hf, Wf, F)
+    # back to the uncropped scatter (N, Hf, Wf, F), in a reused buffer
+    dfull = pad2d_scratch(dy, cache.crops, "convT_pad")
     if groups == 1:
         # dx = conv2d(dfull, kernel as (kh, kw, F, C)) and dkernel = its patches^T @ x, one gather
         dx = np.empty((n, h, w, c), dtype=np.result_type(dy, kernel)) if need_dx else None

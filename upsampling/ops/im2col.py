@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from upsampling.ops.workspace import scratch
+
 
 def patch_count(length: int, ke: int, s: int) -> int:
     """How many windows of extent `ke` fit at stride `s` in `length`."""
@@ -101,6 +103,22 @@ def pad2d(x: np.ndarray, pads: tuple) -> np.ndarray:
         h, w = x.shape[1], x.shape[2]
         x = x[:, max(-t, 0): h - max(-b, 0), max(-l, 0): w - max(-r, 0), :]
     return x
+
+
+def pad2d_scratch(x: np.ndarray, pads: tuple, name: str) -> np.ndarray:
+    """`pad2d` into a reused scratch buffer (see `workspace.scratch`: valid until the next call
+    with the same `name`); only the border is zeroed. Negative pads fall back to `pad2d`."""
+    (t, b), (l, r) = pads
+    if min(t, b, l, r) < 0 or max(t, b, l, r) == 0:
+        return pad2d(x, pads)
+    n, h, w, c = x.shape
+    out = scratch(name, (n, h + t + b, w + l + r, c), x.dtype)
+    out[:, :t] = 0
+    out[:, t + h:] = 0
+    out[:, t:t + h, :l] = 0
+    out[:, t:t + h, l + w:] = 0
+    out[:, t:t + h, l:l + w] = x
+    return out
 
 
 def unpad2d(x: np.ndarray, pads: tuple) -> np.ndarray:
