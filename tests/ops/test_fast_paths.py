@@ -83,3 +83,31 @@ def test_fused_bias_equals_adding_it_afterwards(c, f, s):
     crops = ((1, 1), (1, 1))
     yt, _ = conv_transpose2d(x, kt, strides=s, crops=crops, bias=bias)
     np.testing.assert_allclose(yt, conv_transpose2d(x, kt, strides=s, crops=crops)[0] + bias, rtol=1e-6, atol=1e-6)
+
+
+def test_convolutions_split_across_threads_match_one_thread(monkeypatch):
+    """col2im blocks, patch copies, padding and tap sums split over threads: same numbers."""
+    from upsampling.ops import conv as conv_module
+    from upsampling.ops.conv_transpose import conv_transpose2d_backward
+
+    from upsampling.ops.im2col import col2im_cropped
+
+    monkeypatch.setattr(conv_module, "TAP_BLOCK_BYTES", 1)  # one image per tap-sum block
+    monkeypatch.setitem(col2im_cropped.__kwdefaults__, "block_bytes", 1)  # one image per scatter block
+    x = rng.standard_normal((5, 6, 7, 8)).astype(np.float32)
+    k_taps = rng.standard_normal((5, 5, 8, 2)).astype(np.float32)
+    k_conv = rng.standard_normal((3, 3, 8, 6)).astype(np.float32)
+    k_t = rng.standard_normal((4, 4, 3, 8)).astype(np.float32)
+    results = []
+    for count in (1, 3):
+        parallel.set_threads(count)
+        monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+        y1, c1 = conv2d(x, k_taps, pads=((2, 2), (2, 2)), bias=np.ones(2, np.float32))
+        y2, c2 = conv2d(x, k_conv, strides=(2, 2), pads=((1, 1), (1, 1)))
+        y3, c3 = conv_transpose2d(x, k_t, strides=(2, 2), crops=((1, 1), (1, 1)))
+        grads = [*conv2d_backward(np.ones_like(y1), c1), *conv2d_backward(y2, c2),
+                 *conv_transpose2d_backward(y3, c3)]
+        results.append([y1, y2, y3, *grads])
+    parallel.set_threads(None)
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-6, atol=1e-5)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from upsampling.ops.im2col import im2col, pad2d_scratch
+from upsampling.ops.parallel import split
 from upsampling.ops.workspace import scratch
 
 
@@ -107,16 +108,22 @@ def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple, bias=None
         z = scratch("conv_taps", (m, hp, wp, kh, kw, f), dtype)
         # (m*Hp*Wp, C) @ (C, kh*kw*F): every padded pixel's contribution to every tap
         np.matmul(xp[part].reshape(-1, c), wt, out=z.reshape(-1, kh * kw * f))
-        for block in batch_slices(m, per_image, TAP_BLOCK_BYTES):
-            taps = _tap_view(z[block], (ho, wo), dilation)
-            out = y[part][block]
-            np.copyto(out, taps[:, :, :, 0, 0, :])
-            for a in range(kh):
-                for b in range(kw):
-                    if a or b:
-                        out += taps[:, :, :, a, b, :]
-            if bias is not None:
-                out += bias
+        blocks = batch_slices(m, per_image, TAP_BLOCK_BYTES)
+        yp = y[part]
+
+        def tap_sums(share, z=z, yp=yp, blocks=blocks):
+            for block in blocks[share]:
+                taps = _tap_view(z[block], (ho, wo), dilation)
+                out = yp[block]
+                np.copyto(out, taps[:, :, :, 0, 0, :])
+                for a in range(kh):
+                    for b in range(kw):
+                        if a or b:
+                            out += taps[:, :, :, a, b, :]
+                if bias is not None:
+                    out += bias
+
+        split(tap_sums, len(blocks), work=z.size)
     return y
 
 
@@ -155,7 +162,8 @@ def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, 
     total = None
     for part in _batch_chunks(patches):
         cols = scratch("conv_cols", (part.stop - part.start, ho, wo, kh, kw, c), xp.dtype)
-        np.copyto(cols, patches[part])
+        src = patches[part]
+        split(lambda share: np.copyto(cols[share], src[share]), len(cols), work=cols.size)
         cols = cols.reshape(-1, kh * kw * c)  # (n, Ho, Wo, kh, kw, C) -> (n*Ho*Wo, kh*kw*C), a view
         if weight is not None:
             chunk = out[part].reshape(-1, weight.shape[1])

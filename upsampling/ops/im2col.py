@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from upsampling.ops.parallel import split
 from upsampling.ops.workspace import scratch
 
 
@@ -86,11 +87,16 @@ def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tup
                 cols_ = slice(p0, p0 + sw * (j1 - j0 - 1) + 1, sw)
                 taps.append((a, b, slice(i0, i1), slice(j0, j1), rows, cols_))
     step = max(1, block_bytes // max(1, ho * wo * c * cols.itemsize))
-    for n0 in range(0, n, step):
-        batch = slice(n0, n0 + step)
-        for a, b, ins, jns, rows, cols_ in taps:
-            # out[n, o, p, :] += cols[n, i, j, a, b, :] with o = i*sh + a*dh - ct, p likewise
-            out[batch, rows, cols_, :] += cols[batch, ins, jns, a, b, :]
+    blocks = [slice(n0, n0 + step) for n0 in range(0, n, step)]
+
+    def scatter(share):
+        for batch in blocks[share]:
+            for a, b, ins, jns, rows, cols_ in taps:
+                # out[n, o, p, :] += cols[n, i, j, a, b, :] with o = i*sh + a*dh - ct, p likewise
+                out[batch, rows, cols_, :] += cols[batch, ins, jns, a, b, :]
+
+    # the blocks are independent (distinct images): split them across the threads
+    split(scatter, len(blocks), work=cols.size)
     return out
 
 
@@ -117,7 +123,11 @@ def pad2d_scratch(x: np.ndarray, pads: tuple, name: str) -> np.ndarray:
     out[:, t + h:] = 0
     out[:, t:t + h, :l] = 0
     out[:, t:t + h, l + w:] = 0
-    out[:, t:t + h, l:l + w] = x
+
+    def copy(part):
+        out[part, t:t + h, l:l + w] = x[part]
+
+    split(copy, n, work=x.size)
     return out
 
 

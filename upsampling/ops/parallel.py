@@ -84,6 +84,25 @@ def blockwise(fn, size: int, *, block: int = BLOCK) -> None:
         f.result()
 
 
+def split(fn, n: int, *, work: int = 0) -> None:
+    """Call fn(part) for contiguous parts of range(n), one per thread, and wait for all.
+
+    `work` is the number of elements the whole call touches: below MIN_PARALLEL (or n < 2) it
+    runs as a single fn(slice(0, n)) in the calling thread. fn must keep to its part.
+    """
+    count = min(threads(), n) if work >= MIN_PARALLEL else 1
+    if count <= 1:
+        fn(slice(0, n))
+        return
+    per = -(-n // count)
+    parts = [slice(i, min(i + per, n)) for i in range(0, n, per)]
+    pool = _get_pool(count)
+    futures = [pool.submit(fn, part) for part in parts[1:]]
+    fn(parts[0])
+    for f in futures:
+        f.result()
+
+
 def channel_sum(a: np.ndarray) -> np.ndarray:
     """a (..., C) summed over every axis but the last, rows split across the threads."""
     rows = np.ascontiguousarray(a).reshape(-1, a.shape[-1])  # (..., C) -> (M, C)
