@@ -131,3 +131,17 @@ def test_tap_path_gradients_by_finite_differences(case):
     pads = _pads(h, w, k, (1, 1), d, padding)
     check_vjp(lambda x, kern: conv2d(x, kern, pads=pads, dilation=d)[0],
               lambda dy: list(conv2d_backward(dy, conv2d(x, kern, pads=pads, dilation=d)[1])), [x, kern])
+
+
+def test_tap_path_with_negative_pads_matches_naive():
+    """The transposed convolution's stride-1 gather reaches conv2d with crops as negative pads."""
+    from upsampling.ops import conv as conv_module
+
+    x = rng.standard_normal((2, 7, 6, 4))
+    kern = rng.standard_normal((3, 3, 4, 1))
+    pads = ((-1, 2), (1, -2))
+    assert conv_module.use_taps(4, 1, (1, 1), 1)
+    y, cache = conv2d(x, kern, pads=pads)
+    np.testing.assert_allclose(y, conv2d_naive(x, kern, (1, 1), pads, (1, 1)), rtol=1e-12, atol=1e-12)
+    check_vjp(lambda x, kern: conv2d(x, kern, pads=pads)[0],
+              lambda dy: list(conv2d_backward(dy, conv2d(x, kern, pads=pads)[1])), [x, kern])

@@ -9,16 +9,15 @@ of 64 28x28x32 maps); the backward pass gathers the same chunks again for the ke
 Few output channels (stride 1, F <= C / 2, e.g. a generator's 5x5 or 7x7 convolution to one image
 channel): the im2col copy of kh*kw*C values per pixel would dwarf a GEMM that is almost a
 matrix-vector product, so the taps are summed directly instead (`_taps_forward`): one GEMM of the
-padded input against all taps at once, z = xp @ K (C, kh*kw*F), then y = sum over taps (a, b) of
-z shifted by (a, b). The kernel gradient is the adjoint: dy spread onto the taps, then one GEMM.
+input against all taps at once, z = x @ K (C, kh*kw*F), then y = sum over taps (a, b) of z
+shifted by (a, b), clipped at the border (no padded copy). The kernel gradient is the adjoint: dy
+spread onto the taps, then one GEMM.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
-
-from numpy.lib.stride_tricks import as_strided
 
 from upsampling.ops.im2col import im2col, pad2d_scratch
 from upsampling.ops.parallel import split
@@ -52,11 +51,13 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
     while the output is still in cache; its gradient is dy summed over (N, Ho, Wo).
     """
     kh, kw, cg, f = kernel.shape
-    xp = pad2d_scratch(x, pads, "conv_pad")
     fg = f // groups
-    cache = ConvCache(x, kernel, xp.shape, pads, tuple(strides), tuple(dilation), groups)
+    n, h, w, _ = x.shape
+    padded = (n, h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1], x.shape[3])
+    cache = ConvCache(x, kernel, padded, pads, tuple(strides), tuple(dilation), groups)
     if use_taps(cg, f, strides, groups):
-        return _taps_forward(xp, kernel, tuple(dilation), bias), cache
+        return _taps_forward(x, kernel, pads, tuple(dilation), bias), cache
+    xp = pad2d_scratch(x, pads, "conv_pad")
     outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
@@ -80,70 +81,79 @@ def batch_slices(n: int, per_image: int, budget: int) -> list:
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _tap_view(z: np.ndarray, out_hw: tuple, dilation: tuple) -> np.ndarray:
-    """z (n, Hp, Wp, kh, kw, F) seen as (n, Ho, Wo, kh, kw, F): entry [i, j, a, b] = z[i + a*dh, j + b*dw, a, b].
+def _tap_spans(length: int, out_len: int, before: int, k: int, d: int) -> list:
+    """Per tap a: (output slice, input slice) of the rows where input i + a*d - before is inside
+    [0, length) (None if none is), for output rows i in [0, out_len); negative `before` crops."""
+    spans = []
+    for a in range(k):
+        off = a * d - before
+        i0, i1 = max(0, -off), min(out_len, length - off)
+        spans.append((slice(i0, i1), slice(i0 + off, i1 + off)) if i1 > i0 else None)
+    return spans
 
-    Distinct (i, j, a, b) address distinct elements, so the view may be written through.
-    """
-    n, _, _, kh, kw, f = z.shape
-    sn, sh, sw, sa, sb, sf = z.strides
-    (dh, dw) = dilation
-    return as_strided(z, shape=(n, out_hw[0], out_hw[1], kh, kw, f),
-                      strides=(sn, sh, sw, sh * dh + sa, sw * dw + sb, sf))
 
-
-def _taps_forward(xp: np.ndarray, kernel: np.ndarray, dilation: tuple, bias=None) -> np.ndarray:
-    """Stride-1 convolution as z = xp @ K(C, kh*kw*F) followed by a sum of the shifted taps."""
-    n, hp, wp, c = xp.shape
+def _taps_setup(x: np.ndarray, kernel: np.ndarray, pads: tuple, dilation: tuple):
+    """Output size and the per-tap row and column spans of a stride-1 convolution."""
+    n, h, w, c = x.shape
     kh, kw, _, f = kernel.shape
+    (t, b), (l, r) = pads
     (dh, dw) = dilation
-    ho, wo = hp - (kh - 1) * dh, wp - (kw - 1) * dw
-    dtype = np.result_type(xp, kernel)
+    ho, wo = h + t + b - (kh - 1) * dh, w + l + r - (kw - 1) * dw
+    return ho, wo, _tap_spans(h, ho, t, kh, dh), _tap_spans(w, wo, l, kw, dw)
+
+
+def _taps_forward(x: np.ndarray, kernel: np.ndarray, pads: tuple, dilation: tuple, bias=None) -> np.ndarray:
+    """Stride-1 convolution as z = x @ K(C, kh*kw*F), then y[i, j] = sum over taps (a, b) of
+    z[i + a*dh - top, j + b*dw - left, a, b] where that pixel exists (the padding is never built)."""
+    n, h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    ho, wo, rows, cols = _taps_setup(x, kernel, pads, dilation)
+    dtype = np.result_type(x, kernel)
     # (kh, kw, C, F) -> (C, kh, kw, F) -> (C, kh*kw*F)
     wt = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3), dtype=dtype).reshape(c, kh * kw * f)
     y = np.empty((n, ho, wo, f), dtype=dtype)
-    per_image = hp * wp * kh * kw * f * dtype.itemsize
+    per_image = h * w * kh * kw * f * dtype.itemsize
     for part in batch_slices(n, per_image, CHUNK_BYTES):
         m = part.stop - part.start
-        z = scratch("conv_taps", (m, hp, wp, kh, kw, f), dtype)
-        # (m*Hp*Wp, C) @ (C, kh*kw*F): every padded pixel's contribution to every tap
-        np.matmul(xp[part].reshape(-1, c), wt, out=z.reshape(-1, kh * kw * f))
+        z = scratch("conv_taps", (m, h, w, kh, kw, f), dtype)
+        # (m*H*W, C) @ (C, kh*kw*F): every pixel's contribution to every tap
+        np.matmul(x[part].reshape(-1, c), wt, out=z.reshape(-1, kh * kw * f))
         blocks = batch_slices(m, per_image, TAP_BLOCK_BYTES)
         yp = y[part]
 
         def tap_sums(share, z=z, yp=yp, blocks=blocks):
             for block in blocks[share]:
-                taps = _tap_view(z[block], (ho, wo), dilation)
-                out = yp[block]
-                np.copyto(out, taps[:, :, :, 0, 0, :])
-                for a in range(kh):
-                    for b in range(kw):
-                        if a or b:
-                            out += taps[:, :, :, a, b, :]
-                if bias is not None:
-                    out += bias
+                out, zb = yp[block], z[block]
+                out[...] = 0 if bias is None else bias
+                for a, row in enumerate(rows):
+                    for b, col in enumerate(cols):
+                        if row is not None and col is not None:
+                            out[:, row[0], col[0], :] += zb[:, row[1], col[1], a, b, :]
 
         split(tap_sums, len(blocks), work=z.size)
     return y
 
 
 def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
-    """dkernel of `_taps_forward`: dy spread onto (n, Hp, Wp, kh, kw, F), then xp^T @ it."""
-    kernel = cache.kernel
-    xp = pad2d_scratch(cache.x, cache.pads, "conv_pad")
-    n, hp, wp, c = xp.shape
+    """dkernel of `_taps_forward`: dy spread onto (n, H, W, kh, kw, F) (the adjoint of the tap
+    sums), then x^T @ it."""
+    x, kernel = cache.x, cache.kernel
+    n, h, w, c = x.shape
     kh, kw, _, f = kernel.shape
-    ho, wo = dy.shape[1:3]
+    _, _, rows, cols = _taps_setup(x, kernel, cache.pads, cache.dilation)
     dk = np.zeros((c, kh * kw * f), dtype=kernel.dtype)
-    per_image = hp * wp * kh * kw * f * dk.itemsize
+    per_image = h * w * kh * kw * f * dk.itemsize
     for part in batch_slices(n, per_image, CHUNK_BYTES):
         m = part.stop - part.start
-        d = scratch("conv_taps", (m, hp, wp, kh, kw, f), dk.dtype)
+        d = scratch("conv_taps", (m, h, w, kh, kw, f), dk.dtype)
         d.fill(0)
-        # d[i + a*dh, j + b*dw, a, b, :] = dy[i, j, :] for every tap (a, b)
-        _tap_view(d, (ho, wo), cache.dilation)[...] = dy[part][:, :, :, None, None, :]
-        # (C, m*Hp*Wp) @ (m*Hp*Wp, kh*kw*F), summed over the chunks
-        dk += xp[part].reshape(-1, c).T @ d.reshape(-1, kh * kw * f)
+        dyp = dy[part]
+        for a, row in enumerate(rows):
+            for b, col in enumerate(cols):
+                if row is not None and col is not None:
+                    d[:, row[1], col[1], a, b, :] = dyp[:, row[0], col[0], :]
+        # (C, m*H*W) @ (m*H*W, kh*kw*F), summed over the chunks
+        dk += x[part].reshape(-1, c).T @ d.reshape(-1, kh * kw * f)
     # (C, kh, kw, F) -> (kh, kw, C, F)
     return np.ascontiguousarray(dk.reshape(c, kh, kw, f).transpose(1, 2, 0, 3))
 
