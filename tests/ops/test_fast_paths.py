@@ -111,3 +111,41 @@ def test_convolutions_split_across_threads_match_one_thread(monkeypatch):
     parallel.set_threads(None)
     for one, many in zip(*results):
         np.testing.assert_allclose(many, one, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3), (40, 7)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_row_passes_match_the_plain_formulas(shape, affine, threads, monkeypatch):
+    from upsampling.ops import normalization as bn
+
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    c = shape[-1]
+    gamma = rng.standard_normal(c).astype(np.float32) if affine else None
+    beta = rng.standard_normal(c).astype(np.float32) if affine else None
+    monkeypatch.setattr(bn, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(bn, "ROW_BLOCK_BYTES", 16)  # many row blocks
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    assert bn._fast(x, -1)
+    fast = bn.batch_norm_train(x, gamma, beta, axis=-1, epsilon=1e-3)
+    fast_grads = bn.batch_norm_train_backward(dy, fast[3])
+    monkeypatch.setattr(bn, "_fast", lambda x, axis: False)
+    plain = bn.batch_norm_train(x, gamma, beta, axis=-1, epsilon=1e-3)
+    plain_grads = bn.batch_norm_train_backward(dy, plain[3])
+    for got, want in zip([*fast[:3], *fast_grads], [*plain[:3], *plain_grads]):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_batch_norm_row_passes_gradients_by_finite_differences(monkeypatch):
+    from tests.gradcheck import check_vjp
+    from upsampling.ops import normalization as bn
+
+    monkeypatch.setattr(bn, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(bn, "ROW_BLOCK_BYTES", 64)
+    x = rng.standard_normal((3, 4, 5, 2))
+    gamma, beta = rng.standard_normal(2), rng.standard_normal(2)
+    assert bn._fast(x, -1)
+    check_vjp(lambda x, g, b: bn.batch_norm_train(x, g, b, axis=-1, epsilon=1e-3)[0],
+              lambda dy: list(bn.batch_norm_train_backward(dy, bn.batch_norm_train(x, gamma, beta, axis=-1,
+                                                                                  epsilon=1e-3)[3])),
+              [x, gamma, beta])
