@@ -1,46 +1,66 @@
-"""Command line: `upsampling demo | train | generate | evaluate`."""
+"""Command line: `upsampling demo | train | generate | evaluate`.
+
+Every failure ends in one `error: ...` line on stderr and a non-zero exit status (2: a bad argument,
+file or data; 1: the system refused, e.g. a full disk; 3: training diverged; 130/143: stopped by
+SIGINT/SIGTERM). `--debug` shows the traceback as well.
+"""
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+import threading
+import traceback
+from pathlib import Path
+
+from upsampling.atomic import check_writable
+
+
+class CommandError(ValueError):
+    """A bad command-line argument: reported as one `error:` line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the same one-line `error:` report as every other failure."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def _demo(args) -> int:
     from upsampling.demo import run_demo
+    if not args.no_images and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CommandError(f"--out {args.out} is a file; the demo writes its PNGs into a folder. Choose a folder.")
     run_demo(args.out, images=not args.no_images)
     return 0
 
 
 def _train(args) -> int:
-    from upsampling.gan.trainer import GANTrainer, TrainConfig, TrainingDiverged
+    import numpy as np
+
+    from upsampling.gan import rundir
+    from upsampling.gan.trainer import GANTrainer, TrainConfig
     config = TrainConfig(data=args.data, upsampler=args.upsampler, epochs=args.epochs, batch_size=args.batch_size,
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
                          seed=args.seed, max_steps=args.max_steps)
-    try:
-        scorer = None
-        if args.select_best:
-            from upsampling.data import DATASETS
-            from upsampling.gan.evaluate import TrainingScorer
-            if args.data in DATASETS:
-                scorer = TrainingScorer(args.data, seed=args.seed)
-        trainer = GANTrainer(config, args.out, scorer=scorer)
-    except (ValueError, FileNotFoundError) as exc:  # bad data or settings: a message, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config.validate()  # settings first: a typo should not wait for the data to load
+    rundir.check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
+    if args.resume and not (Path(args.out) / "checkpoint.npz").is_file():
+        raise FileNotFoundError(f"resume: no checkpoint at {Path(args.out) / 'checkpoint.npz'}; "
+                                "start the run without --resume first.")
+    scorer = None
+    if args.select_best:
+        from upsampling.data import DATASETS
+        from upsampling.gan.evaluate import TrainingScorer
+        if args.data in DATASETS:
+            scorer = TrainingScorer(args.data, seed=args.seed)
+    trainer = GANTrainer(config, args.out, scorer=scorer, overwrite=args.overwrite)
     if args.resume:
-        try:
-            trainer.load_checkpoint()
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        trainer.load_checkpoint()
         print(f"Resuming at epoch {trainer.epoch + 1}, step {trainer.step} from {trainer.checkpoint_path}")
-    try:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
         trainer.train()
-    except TrainingDiverged as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        return 130
     if trainer.epoch < config.epochs:
         print(f"Stopped after {trainer.step} steps (--max-steps); the checkpoint is {trainer.checkpoint_path}, "
               f"continue with --resume.")
@@ -49,16 +69,61 @@ def _train(args) -> int:
     return 0
 
 
+def _check_positive(name: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise CommandError(f"{name} must be at least {minimum}. Received: {value}")
+
+
+def _check_images_fit(n: int, generator, scale: int = 1) -> None:
+    """`n` images of the generator's shape (and their grid at `scale`) within `shapes.MAX_ELEMENTS`."""
+    import math
+
+    from upsampling.shapes import MAX_ELEMENTS
+    h, w, c = generator.output_shape[1:]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = (rows * h * scale + (rows - 1) * 2) * (cols * w * scale + (cols - 1) * 2) * c
+    if max(n * h * w * c, grid) > MAX_ELEMENTS:
+        raise CommandError(f"--n {n} images of {h}x{w}x{c} at --scale {scale} would need more than "
+                           f"{MAX_ELEMENTS:,} values (1 GiB of float32); ask for fewer or smaller images.")
+
+
+def _check_output_file(name: str, path, example: str) -> None:
+    """An output file argument must not name a folder, nor sit under a file or in an unwritable folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"{name} {path} is a folder; give a file name, e.g. {path / example}.")
+    if path.exists() and not path.is_file():
+        raise CommandError(f"{name} {path} is not a regular file (a device or a pipe); give a file name.")
+    check_writable(path, name, folder=False)
+
+
 def _load_generator(path):
+    """A saved model that maps latent vectors (N, latent_dim) to images (N, H, W, C)."""
     from upsampling.models import load_model
-    return load_model(path)
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"generator {path} is a folder; give the model file, e.g. {path / 'generator.model'}.")
+    model = load_model(path, compile=False)
+    ins, outs = model.input_shape, model.output_shape
+    if not (isinstance(ins, tuple) and len(ins) == 2 and ins[1] and isinstance(outs, tuple) and len(outs) == 4):
+        raise CommandError(f"generator {path} is not a generator: it maps {ins} to {outs}, not latent vectors "
+                           "(batch, latent_dim) to images (batch, height, width, channels).")
+    return model
 
 
 def _generate(args) -> int:
     import numpy as np
 
     from upsampling.plots import image_grid
+    _check_positive("--n", args.n)
+    _check_positive("--scale", args.scale)
+    _check_positive("--seed", args.seed, 0)
+    _check_output_file("--out", args.out, "generated.png")
+    if args.npy:
+        _check_output_file("--npy", args.npy, "generated.npy")
     generator = _load_generator(args.generator)
+    _check_images_fit(args.n, generator, args.scale)
     latent = np.random.default_rng(args.seed).standard_normal((args.n, generator.input_shape[-1])).astype(np.float32)
     images = generator.predict(latent, verbose=0)
     path = image_grid(images, args.out, value_range=(-1, 1), scale=args.scale)
@@ -69,16 +134,23 @@ def _generate(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from upsampling.data import DATASETS
     from upsampling.gan.evaluate import evaluate_generator, format_results
-    results = evaluate_generator(_load_generator(args.generator), dataset=args.data, n=args.n, seed=args.seed,
-                                 baselines=args.baselines)
+    if args.data not in DATASETS:
+        raise CommandError(f"--data must be one of {', '.join(DATASETS)} (evaluation needs labelled held-out "
+                           f"images). Received: {args.data!r}")
+    _check_positive("--seed", args.seed, 0)
+    generator = _load_generator(args.generator)
+    _check_images_fit(args.n, generator)
+    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, baselines=args.baselines)
     print(format_results(results))
     print("FD and KID: lower is closer to the held-out images (features of the project's own classifier).")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="upsampling", description=__doc__)
+    parser = _Parser(prog="upsampling", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every example of the UpSampling2D / Conv2DTranspose tutorial")
     demo.add_argument("--out", default="runs/demo", help="folder for the PNGs (default: runs/demo)")
@@ -101,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     train.add_argument("--out", default="runs/default", help="run folder (default: runs/default)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (without it, such a folder is refused)")
     train.add_argument("--no-select-best", dest="select_best", action="store_false",
                        help="save the last epoch's generator instead of the one whose samples score best "
                             "(Fréchet distance to training images in the quality classifier's features)")
@@ -126,10 +200,83 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    """Accept --debug after any subcommand too (every subcommand, present and future)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if "--debug" not in sub._option_string_actions:
+                    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                     help="show the traceback of an error")
+
+
+def _raise_on_sigterm(signum, frame):
+    from upsampling.gan.trainer import Interrupted
+    raise Interrupted(signum)
+
+
+def describe_error(exc: BaseException) -> tuple:
+    """(message, exit status) for an exception that ends a command."""
+    from upsampling.gan.trainer import Interrupted, TrainingDiverged
+    if isinstance(exc, Interrupted):
+        return f"stopped by {signal.Signals(exc.signum).name}", 128 + exc.signum
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)", 128 + signal.SIGINT
+    if isinstance(exc, TrainingDiverged):
+        return str(exc), 3
+    if isinstance(exc, MemoryError):
+        return "out of memory; use smaller sizes (--batch-size, --filters, --n) or free memory", 1
+    if isinstance(exc, (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)) \
+            and exc.filename is None:
+        return str(exc), 2  # raised with a sentence of our own
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        hints = {errno.ENOSPC: "free some space or write elsewhere; files written atomically were left as they were",
+                 errno.EDQUOT: "free some space or write elsewhere",
+                 errno.EACCES: "choose a place you may write to", errno.EPERM: "choose a place you may write to",
+                 errno.EROFS: "the file system is read-only; choose another place",
+                 errno.ENOENT: "check the path", errno.EISDIR: "give a file, not a folder",
+                 errno.EEXIST: "a file of that name is in the way of a folder",
+                 errno.ENOTDIR: "a part of the path is a file, not a folder"}
+        reason = exc.strerror or str(exc)
+        hint = hints.get(exc.errno, "")
+        return f"{reason}:{where}" + (f"; {hint}" if hint else ""), (1 if exc.errno in (errno.ENOSPC, errno.EDQUOT,
+                                                                                     errno.EIO) else 2)
+    if isinstance(exc, (ValueError, TypeError)):
+        return str(exc), 2
+    return (f"unexpected {type(exc).__name__}: {exc}. This is a bug; please report it with the output of "
+            f"the same command run with --debug."), 1
+
+
 def main(argv=None) -> int:
+    """Run one command; returns its exit status. Failures are reported, not raised."""
     parser = build_parser()
+    _add_debug_flag(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    in_main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    if in_main:
+        signal.signal(signal.SIGTERM, _raise_on_sigterm)  # a `kill` cleans up like Ctrl-C
+    try:
+        return args.func(args)
+    except Exception as exc:  # the one place every failure becomes a message
+        return _report(exc, args, in_main)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as `Interrupted`
+        return _report(exc, args, in_main)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
+def _report(exc: BaseException, args, in_main: bool) -> int:
+    if in_main:  # a late signal must not turn the report into a traceback
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+    message, status = describe_error(exc)
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return status
 
 
 if __name__ == "__main__":

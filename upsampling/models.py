@@ -200,15 +200,18 @@ class Model(Trainer, Layer):
                              f"(in the order of `model.weights`). Received: {got}")
         start = 0
         seen = set()
+        checked = []  # every layer's arrays checked before any is assigned
         for layer in self.layers:
             own_layer = [v for v in layer.weights if id(v) not in seen]
             if not own_layer:
                 continue
             if len(own_layer) != len(layer.weights):
                 raise ValueError(f"Model '{self.name}': cannot set shared weights of layer '{layer.name}'.")
-            layer.set_weights(list(weights[start:start + len(own_layer)]))
+            checked.append((layer, layer._checked_weights(list(weights[start:start + len(own_layer)]))))
             seen.update(id(v) for v in own_layer)
             start += len(own_layer)
+        for layer, arrays in checked:
+            layer.set_weights(arrays)
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the Keras 3 summary table (or hand it to `print_fn` as one string)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import numpy as np
 from upsampling.atomic import atomic_write_bytes
 
 FORMAT = "upsampling-model"
+# What reading a truncated or corrupt file raises (besides OSError), reported as one ValueError.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, KeyError, EOFError, ValueError, IndexError, UnicodeDecodeError, RecursionError)
 VERSION = 1
 
 
@@ -170,8 +173,9 @@ def load_model(path, compile: bool = True, custom_objects: dict | None = None):
             names = set(zf.namelist())
             spec = json.loads(zf.read("training.json")) if "training.json" in names else None
             state = zf.read("optimizer.npz") if "optimizer.npz" in names else None
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"load_model: {path} is not a model saved by upsampling ({exc}).") from None
+    except _DAMAGED as exc:
+        raise ValueError(f"load_model: {path} is not a model saved by upsampling, or is damaged "
+                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"load_model: {path} has format {meta.get('format')!r}, expected {FORMAT!r}.")
     model = model_from_config(config, custom_objects)
@@ -193,4 +197,11 @@ def save_weights(model, path) -> Path:
 
 
 def load_weights(model, path) -> None:
-    model.set_weights(_load_weight_arrays(Path(path).read_bytes()))
+    """Every array is read and checked before any weight of `model` changes."""
+    path = Path(path)
+    try:
+        arrays = _load_weight_arrays(path.read_bytes())
+    except _DAMAGED as exc:
+        raise ValueError(f"load_weights: {path} is not a weights file saved by upsampling, or is damaged "
+                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
+    model.set_weights(arrays)

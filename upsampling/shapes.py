@@ -15,6 +15,9 @@ from __future__ import annotations
 import numbers
 
 PADDINGS = ("valid", "same")
+# The most elements one sample of a layer's output (or one weight) may have: 2**28, i.e. 1 GiB of
+# float32. Sizes and strides beyond it fail when the layer is built, not later as a MemoryError.
+MAX_ELEMENTS = 2 ** 28
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
@@ -123,3 +126,23 @@ def conv_transpose_output_length(i, k: int, s: int, d: int, padding: str, output
     if padding == "valid":
         return (i - 1) * s + ke + output_padding
     return (i - 1) * s + (ke % 2) + output_padding
+
+
+def check_elements(shape, owner: str, what: str = "output", *, batch_axis: bool = True) -> None:
+    """ValueError if `shape` (a tuple, or a list of tuples for several outputs) holds more than
+    `MAX_ELEMENTS` elements, the batch axis (first, when `batch_axis`) and unknown (None) axes aside."""
+    if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+        for s in shape:
+            check_elements(tuple(s), owner, what, batch_axis=batch_axis)
+        return
+    count = 1
+    for v in tuple(shape)[1 if batch_axis else 0:]:
+        if _is_int(v) and v > 0:
+            count *= int(v)
+    if count > MAX_ELEMENTS:
+        per = " per sample" if batch_axis else ""
+        raise ValueError(
+            f"{owner}: the {what} would have shape {tuple(shape)}, {count:,} elements{per}, more than the "
+            f"limit of {MAX_ELEMENTS:,} (upsampling.shapes.MAX_ELEMENTS). Use smaller sizes or strides, "
+            f"or a smaller input."
+        )

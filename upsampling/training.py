@@ -217,13 +217,26 @@ class Trainer:
         if y is None:
             raise ValueError(f"Model '{self.name}': `{what}` needs targets `y` (the model has a "
                              f"compiled loss to compare its outputs with).")
+        self._check_samples(x, what)
+        self._check_samples(y, what, "y")
         sizes = {"x": _num_samples(x), "y": _num_samples(y)}
         if sample_weight is not None:
+            self._check_samples(sample_weight, what, "sample_weight")
             sizes["sample_weight"] = _num_samples(sample_weight)
+        if sizes["x"] == 0:
+            raise ValueError(f"Model '{self.name}': `{what}` needs at least one sample. Received x of shape "
+                             f"{np.shape(_as_list(x)[0])}.")
         if len(set(sizes.values())) > 1:
             raise ValueError(f"Model '{self.name}': `{what}` needs the same number of samples in "
                              + ", ".join(sizes) + ". Received: "
                              + ", ".join(f"{k}: {v}" for k, v in sizes.items()))
+
+    def _check_samples(self, x, what: str, name: str = "x"):
+        """Every array of `x` has a batch axis (checked before anything runs or changes)."""
+        for v in _as_list(x):
+            if v is None or np.ndim(v) == 0:
+                raise ValueError(f"Model '{self.name}': `{what}` needs `{name}` as an array of shape "
+                                 f"(samples, ...), with a batch axis. Received: {name}={v!r}")
 
     @staticmethod
     def _class_weights(y, sample_weight, class_weight):
@@ -260,6 +273,7 @@ class Trainer:
         """Run the model in inference mode over `x` in batches of `batch_size` (default 32);
         `steps` limits the number of batches."""
         batch_size = self._batch_size(batch_size, "predict")
+        self._check_samples(x, "predict")
         n = _num_samples(x)
         steps_total = self._steps(n, batch_size, steps)
         cbs = self._callbacks(callbacks, {"verbose": verbose, "epochs": 1, "steps": steps_total})

@@ -123,3 +123,40 @@ def test_the_best_scoring_epoch_is_the_saved_generator_and_resume_keeps_the_choi
     resumed.train()
     assert resumed.scores == full.scores and resumed.best_epoch == full.best_epoch
     _assert_same_run(full, resumed)
+
+
+def test_resume_from_max_steps_at_an_epoch_boundary_equals_an_uninterrupted_run(tmp_path, digits):
+    """Stopping exactly at the end of an epoch must not draw the next epoch's order before saving
+    (the resumed run would draw it again and drift from the uninterrupted one)."""
+    full = GANTrainer(_config(), tmp_path / "full", images=digits, verbose=0)
+    full.train()
+    part = GANTrainer(_config(max_steps=6), tmp_path / "part", images=digits, verbose=0)
+    part.train()
+    assert (part.epoch, part.batch, part.step) == (1, 0, 6)
+    resumed = GANTrainer(_config(), tmp_path / "part", images=digits, verbose=0)
+    resumed.load_checkpoint()
+    resumed.train()
+    _assert_same_run(full, resumed)
+
+
+def test_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path, digits):
+    GANTrainer(_config(max_steps=2), tmp_path / "run", images=digits, verbose=0).train()
+    with pytest.raises(ValueError, match="already holds a run"):
+        GANTrainer(_config(), tmp_path / "run", images=digits, verbose=0).train()
+    again = GANTrainer(_config(max_steps=2), tmp_path / "run", images=digits, verbose=0, overwrite=True)
+    again.train()
+    assert again.step == 2
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("batch_size", 1, "--batch-size must be an integer >= 2"),
+    ("batch_size", 193, "larger than the data set \\(192 images"),
+    ("epochs", 0, "--epochs must be an integer >= 1"),
+    ("max_steps", -5, "--max-steps must be an integer >= 1"),
+    ("learning_rate", float("inf"), "--learning-rate must be a positive number"),
+    ("sample_count", 0, "--sample-count must be"),
+])
+def test_settings_are_checked_before_anything_is_written(tmp_path, digits, setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        GANTrainer(_config(**{setting: value}), tmp_path / "run", images=digits, verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -25,8 +25,15 @@ def evaluate_generator(generator, *, dataset: str = "mnist5k", n: int = 1000, se
     """Scores of `generator` against the held-out split; with `baselines`, also of the held-out
     images themselves against the training split and of an untrained generator of the same shape."""
     from upsampling.data import load_data
-    classifier = get_classifier(dataset, verbose=verbose)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"evaluate: `n` (--n) must be an integer >= 2 (the scores compare sample statistics). "
+                         f"Received: {n!r}")
     held_out, _ = load_data(dataset, split="test", scale="tanh")
+    made = tuple(generator.output_shape[1:])
+    if made != held_out.shape[1:]:
+        raise ValueError(f"evaluate: the generator makes images of shape {made}, but {dataset} images are "
+                         f"{held_out.shape[1:]}; evaluate it on the data set it was trained on.")
+    classifier = get_classifier(dataset, verbose=verbose)
     latent_dim = generator.input_shape[-1]
     latent = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
     results = {"generator": score_images(generator.predict(latent, verbose=0), held_out, classifier, seed=seed)}

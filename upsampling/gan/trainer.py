@@ -15,16 +15,24 @@ Files in the run folder:
     generator.model     the generator to use (`upsampling.models.load_model`): with a scorer, the
                         epoch whose samples scored best; otherwise the last
     generator_last.model  the last epoch's generator (when a scorer picked another one)
+    run.lock            present while a run writes here; names its process (see `rundir`)
+
+A folder that holds a checkpoint is only trained into again to resume it (`load_checkpoint`) or
+with `overwrite=True`. SIGINT (Ctrl-C) and SIGTERM finish the current step, write a checkpoint and
+raise `Interrupted`; a second signal stops at once, keeping the last checkpoint.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import math
 import signal
 import threading
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +40,40 @@ import numpy as np
 from upsampling import random as urandom
 from upsampling.gan.dcgan import make_discriminator, make_gan, make_generator
 from upsampling.progress import Progbar
-from upsampling.atomic import atomic_write_bytes
+from upsampling.atomic import atomic_write_bytes, remove_stale_temporaries
+from upsampling.gan import rundir
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal (SIGINT or SIGTERM); `signum` says which. The conventional
+    exit status of a process stopped this way is ``128 + signum`` (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is truncated, corrupt, or not a checkpoint of this trainer."""
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {minimum}. Received: {value!r}")
+
+
+def data_fingerprint(images: np.ndarray) -> dict:
+    """What a resumed run checks to be sure it trains on the same images: count, shape, SHA-256."""
+    data = np.ascontiguousarray(images)
+    return {"shape": list(data.shape), "dtype": data.dtype.name,
+            "sha256": hashlib.sha256(data.view(np.uint8).reshape(-1)).hexdigest()}
 
 
 @dataclasses.dataclass
@@ -59,18 +96,56 @@ class TrainConfig:
         d.pop("max_steps")
         return d
 
+    def validate(self, n_images: int | None = None) -> None:
+        """ValueError naming the first setting out of range; with `n_images`, the batch size must fit."""
+        from upsampling.gan.dcgan import UPSAMPLERS
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 2)  # half real, half generated: at least one of each
+        _check_int("latent_dim", self.latent_dim, 1)
+        _check_int("filters", self.filters, 1)
+        _check_int("seed", self.seed, 0)
+        _check_int("sample_count", self.sample_count, 1)
+        if self.max_steps is not None:
+            _check_int("max_steps", self.max_steps, 1)
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
+                or not float(lr) <= float(np.finfo(np.float32).max):
+            raise ValueError(f"--learning-rate must be a positive number, finite in float32. Received: {lr!r}")
+        if self.upsampler not in UPSAMPLERS:
+            raise ValueError(f"--upsampler must be one of {', '.join(UPSAMPLERS)}. Received: {self.upsampler!r}")
+        if n_images is not None and self.batch_size > n_images:
+            raise ValueError(f"--batch-size {self.batch_size} is larger than the data set ({n_images} images "
+                             f"in {self.data}). Use a batch size of at most {n_images}.")
+
+
+def _check_arrays(what: str, arrays: list, expected: list) -> None:
+    if len(arrays) != len(expected):
+        raise ValueError(f"{what}: {len(arrays)} arrays, expected {len(expected)}")
+    for i, (a, e) in enumerate(zip(arrays, expected)):
+        if a.shape != e.shape or a.dtype != e.dtype:
+            raise ValueError(f"{what}: array {i} is {a.dtype}{a.shape}, expected {e.dtype}{e.shape}")
+
 
 class GANTrainer:
-    def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1, scorer=None):
+    def __init__(self, config: TrainConfig, out_dir, *, images=None, verbose: int = 1, scorer=None,
+                 overwrite: bool = False):
         """`scorer(generator) -> float` (lower is better), if given, is called after every epoch and
         the best-scoring epoch's generator is the one saved as generator.model. It must not draw
-        from the shared random generator (the run would no longer equal a run without it)."""
+        from the shared random generator (the run would no longer equal a run without it).
+
+        `overwrite=True` lets `train()` replace a run already in `out_dir`; otherwise a folder
+        holding a checkpoint is refused unless `load_checkpoint()` resumed it."""
         from upsampling.data import load_data
+        config.validate()
         self.config = config
         self.out = Path(out_dir)
+        self.overwrite = bool(overwrite)
+        rundir.check_run_folder(self.out, resume=True)  # a file or unwritable folder fails here, before any work
         self.verbose = verbose
         urandom.set_random_seed(config.seed)
         self.images = images if images is not None else load_data(config.data, split="train", scale="tanh")[0]
+        config.validate(len(self.images))
+        self.data_fingerprint = data_fingerprint(self.images)
         shape = self.images.shape[1:]
         self.generator = make_generator(config.latent_dim, shape, config.upsampler, config.filters)
         self.discriminator = make_discriminator(shape, config.filters, config.learning_rate)
@@ -88,6 +163,8 @@ class GANTrainer:
         # This run's random stream, independent of anything else that draws from the shared generator.
         self.rng_state = urandom.get_state()
         self._training = False
+        self._signal = None  # the first SIGINT/SIGTERM received while training
+        self._owns_checkpoint = False  # the checkpoint in `out` is this run's (resumed or written by it)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -109,35 +186,107 @@ class GANTrainer:
             for i, s in enumerate(model.optimizer.get_state()):
                 arrays[f"{prefix}_opt_{i:04d}"] = s
         arrays["order"] = self.order if self.order is not None else np.zeros(0, np.int64)
-        meta = {"config": self.config.fingerprint(), "epoch": self.epoch, "batch": self.batch, "step": self.step,
+        meta = {"config": self.config.fingerprint(), "data": self.data_fingerprint,
+                "epoch": self.epoch, "batch": self.batch, "step": self.step,
                 "history": self.history, "rng": self.rng_state, "scores": self.scores,
                 "best_epoch": self.best_epoch}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        return atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+        path = atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+        self._owns_checkpoint = True
+        return path
 
     def load_checkpoint(self, path=None) -> None:
+        """Resume from a checkpoint. Everything is read and checked before any state changes:
+        `FileNotFoundError` if there is none, `CheckpointError` (a ValueError) if it is damaged,
+        `ValueError` if it was made with other settings or other images."""
         path = Path(path or self.checkpoint_path)
-        if not path.exists():
+        if not path.is_file():
             raise FileNotFoundError(f"resume: no checkpoint at {path}; start the run without --resume first.")
-        with np.load(path) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            if meta["config"] != self.config.fingerprint():
-                diff = {k: (meta["config"].get(k), v) for k, v in self.config.fingerprint().items()
-                        if meta["config"].get(k) != v}
-                raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
-                                 f"(saved, now): {diff}. Use the same settings or a new --out folder.")
-            for prefix, model in (("g", self.generator), ("d", self.discriminator)):
-                model.set_weights([z[k] for k in sorted(z.files) if k.startswith(f"{prefix}_weight_")])
-            for prefix, model in (("d", self.discriminator), ("gan", self.gan)):
-                model.optimizer.build(model._compiled_variables)
-                model.optimizer.set_state([z[k] for k in sorted(z.files) if k.startswith(f"{prefix}_opt_")])
-            self.order = z["order"] if z["order"].size else None
+        try:
+            meta, arrays = self._read_checkpoint(path)
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, TypeError, ValueError,
+                AttributeError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
+            raise CheckpointError(
+                f"resume: the checkpoint {path} is damaged or not a checkpoint of `upsampling train` "
+                f"({type(exc).__name__}: {str(exc)[:200]}). Restore a copy, or start again with --overwrite."
+            ) from exc
+        saved = meta["config"]
+        if saved != self.config.fingerprint():
+            diff = {k: (saved.get(k), v) for k, v in self.config.fingerprint().items() if saved.get(k) != v}
+            raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
+                             f"(saved, now): {diff}. Use the same settings or a new --out folder.")
+        if "data" in meta and meta["data"] != self.data_fingerprint:
+            then, now = meta["data"], self.data_fingerprint
+            raise ValueError(f"resume: the images of --data {self.config.data} are not the ones the checkpoint "
+                             f"{path} was trained on (then {then['shape']} sha256 {then['sha256'][:12]}, now "
+                             f"{now['shape']} sha256 {now['sha256'][:12]}). Restore the data or start a new --out.")
+        for model, weights in ((self.generator, arrays["g"]), (self.discriminator, arrays["d"])):
+            model.set_weights(weights)
+        for model, state in ((self.discriminator, arrays["d_opt"]), (self.gan, arrays["gan_opt"])):
+            model.optimizer.set_state(state)
+        self.order = arrays["order"]
         self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
         self.history = meta["history"]
         self.rng_state = meta["rng"]
         self.scores, self.best_epoch = meta.get("scores", []), meta.get("best_epoch")
+        self._owns_checkpoint = True
+
+    def _read_checkpoint(self, path: Path):
+        """(meta, arrays) of a checkpoint, every part checked against this trainer; raises on damage."""
+        with zipfile.ZipFile(path) as zf:  # bounded: weights, two optimizers' slots, the order, the history
+            size = sum(info.file_size for info in zf.infolist())
+        limit = 16 * (self.generator.count_params() + self.discriminator.count_params()) * 4 \
+            + 8 * len(self.images) + 2 ** 28
+        if size > limit:
+            raise ValueError(f"it would unpack to {size:,} bytes, more than the {limit:,} a checkpoint of this "
+                             "model can need")
+        with np.load(path, allow_pickle=False) as z:
+            files = list(z.files)
+            contents = {k: z[k] for k in files}
+        meta = json.loads(contents.pop("meta").tobytes().decode())
+        for key, kind in (("config", dict), ("epoch", int), ("batch", int), ("step", int), ("history", dict)):
+            if not isinstance(meta.get(key), kind):
+                raise ValueError(f"meta[{key!r}] is missing or not {kind.__name__}")
+        if meta["config"] != self.config.fingerprint():
+            return meta, None  # the caller reports the settings that differ
+        arrays = {}
+        for group, model in (("g", self.generator), ("d", self.discriminator)):
+            arrays[group] = [contents[k] for k in sorted(contents) if k.startswith(f"{group}_weight_")]
+            _check_arrays(f"{group} weights", arrays[group], model.get_weights())
+        for group, model in (("d", self.discriminator), ("gan", self.gan)):
+            model.optimizer.build(model._compiled_variables)  # empty slots, to compare shapes with
+            arrays[f"{group}_opt"] = [contents[k] for k in sorted(contents) if k.startswith(f"{group}_opt_")]
+            _check_arrays(f"{group} optimizer state", arrays[f"{group}_opt"], model.optimizer.get_state())
+        steps, n = self.steps_per_epoch, len(self.images)
+        epoch, batch, step = meta["epoch"], meta["batch"], meta["step"]
+        # batch == steps: stopped by a signal after an epoch's last step, before its bookkeeping
+        if not (0 <= batch <= steps and epoch >= 0 and step == epoch * steps + batch):
+            raise ValueError(f"inconsistent position: epoch {epoch}, batch {batch}, step {step}")
+        history = meta["history"]
+        if sorted(history) != sorted(self.history) or any(
+                not isinstance(v, list) or len(v) != step or not all(isinstance(x, (int, float)) for x in v)
+                for v in history.values()):
+            raise ValueError("the loss history does not match the position")
+        order = contents["order"]
+        if order.size == 0:
+            arrays["order"] = None
+            if batch:
+                raise ValueError("no data order in the middle of an epoch")
+        elif not (order.shape == (n,) and order.dtype.kind in "iu"
+                  and np.array_equal(np.sort(order), np.arange(n))):
+            raise ValueError(f"the data order is not a permutation of the {n} images")
+        else:
+            arrays["order"] = order.astype(np.int64)
+        np.random.PCG64().state = meta["rng"]  # raises if the random state is malformed
+        scores = meta.get("scores", [])
+        if not isinstance(scores, list) or not all(isinstance(x, (int, float)) for x in scores):
+            raise ValueError("malformed scores")
+        best = meta.get("best_epoch")
+        if best is not None and (not isinstance(best, int) or not 1 <= best <= max(epoch, 1)):
+            raise ValueError(f"malformed best epoch {best!r}")
+        return meta, arrays
 
     # ---------------------------------------------------------------------------- training
     def train_step(self, real: np.ndarray) -> dict:
@@ -169,26 +318,45 @@ class GANTrainer:
         if self.verbose:
             print(text, flush=True)
 
-    def _on_sigint(self, signum, frame):
+    def _on_signal(self, signum, frame):
+        if self._signal is not None:  # a second signal: stop at once; the last checkpoint stays as it was
+            raise Interrupted(signum)
+        self._signal = signum
         self.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+
+    _on_sigint = _on_signal  # the name tests and callers have used for Ctrl-C
 
     def train(self) -> dict:
         """Run (or continue) training until `epochs` (or `max_steps`); returns the history.
 
-        Ctrl-C finishes the current step, writes a checkpoint and raises KeyboardInterrupt.
+        Holds the run folder's lock throughout (`rundir.RunLock`), removes temporary files that
+        killed writes left there, and refuses a folder holding another run's checkpoint unless
+        `overwrite` was given. SIGINT/SIGTERM finish the current step, write a checkpoint and
+        raise `Interrupted` (a KeyboardInterrupt); a second signal raises it at once.
         """
         in_main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main else None
-        urandom.set_state(self.rng_state)
-        self._training = True
-        try:
-            return self._train()
-        finally:
-            self._training = False
-            self.rng_state = urandom.get_state()
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
+        with rundir.RunLock(self.out) as lock:
+            if lock.took_over:
+                self._log(f"Took over the lock of process {lock.took_over.get('pid')}, which is no longer running.")
+            removed = remove_stale_temporaries(self.out)
+            if removed:
+                self._log(f"Removed {len(removed)} temporary file(s) left by an interrupted write.")
+            if not self._owns_checkpoint and rundir.finished_run_files(self.out):
+                if not self.overwrite:
+                    rundir.check_run_folder(self.out)  # raises, naming what is there
+                rundir.clear_run(self.out)
+            previous = {s: signal.signal(s, self._on_signal) for s in _SIGNALS} if in_main else {}
+            self._signal = None
+            self.stop_requested = False
+            urandom.set_state(self.rng_state)
+            self._training = True
+            try:
+                return self._train()
+            finally:
+                self._training = False
+                self.rng_state = urandom.get_state()
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
 
     def _train(self) -> dict:
         cfg = self.config
@@ -202,6 +370,9 @@ class GANTrainer:
                   f"of batch {cfg.batch_size}, seed {cfg.seed}. Writing to {self.out}")
         try:
             while self.epoch < cfg.epochs:
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    self.save_checkpoint()  # before the next epoch's order is drawn: a resume draws it
+                    return self.history
                 if self.order is None or self.batch == 0:
                     self.order = urandom.generator().permutation(len(self.images))
                 self._log(f"Epoch {self.epoch + 1}/{cfg.epochs}")
@@ -216,17 +387,21 @@ class GANTrainer:
                     logs = self.train_step(self.images[index])
                     bad = [k for k, v in logs.items() if not math.isfinite(v)]
                     if bad:
+                        kept = (f"The last good checkpoint ({self.checkpoint_path}) was kept"
+                                if self._owns_checkpoint else "No checkpoint was written")
                         raise TrainingDiverged(
                             f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: "
-                            f"{', '.join(f'{k}={logs[k]}' for k in bad)}. The last good checkpoint "
-                            f"({self.checkpoint_path}) was kept; try a lower --learning-rate or another --seed.")
+                            f"{', '.join(f'{k}={logs[k]}' for k in bad)}. {kept}; try a lower "
+                            "--learning-rate or another --seed.")
                     for k, v in logs.items():
                         self.history[k].append(float(v))
                     self.batch += 1
                     self.step += 1
                     bar.update(self.batch, logs)
                     if self.stop_requested:
-                        raise KeyboardInterrupt
+                        stop = Interrupted(self._signal or signal.SIGINT)
+                        stop.between_steps = True
+                        raise stop
                 self.epoch += 1
                 self.batch = 0
                 samples = self.write_samples(f"epoch_{self.epoch:03d}")
@@ -234,8 +409,8 @@ class GANTrainer:
                 score = self._score_epoch()
                 self.save_checkpoint()
                 self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}{score}")
-        except KeyboardInterrupt:
-            if self.stop_requested:  # between two steps: the state is consistent, keep it
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "between_steps", False):  # the state is consistent: keep it
                 self.save_checkpoint()
                 self._log(f"\nInterrupted: checkpoint written to {self.checkpoint_path}; continue with --resume.")
             else:  # in the middle of a step: the last checkpoint is the last consistent state

@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from upsampling import initializers
+from upsampling import initializers, shapes
 from upsampling.autograd import Variable
 
 _name_counts: Counter = Counter()
@@ -35,16 +35,27 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
-def standardize_dtype(dtype, owner: str) -> str:
+def whole_numbers(arr: np.ndarray) -> np.ndarray:
+    """Elementwise: finite and integral (what may be read as an integer index or label)."""
+    return np.isfinite(arr) & (arr == np.round(arr))
+
+
+FLOAT_DTYPES = ("float16", "float32", "float64")
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def standardize_dtype(dtype, owner: str, integer: bool = False) -> str:
+    """The dtype's name; floating types only, or integer ones too (model inputs that feed Embedding)."""
     if dtype is None:
         return "float32"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = None
-    if name not in ("float16", "float32", "float64"):
-        raise ValueError(f"{owner}: `dtype` must be a floating type (float16, float32, float64). "
-                         f"Received: dtype={dtype!r}")
+    allowed = FLOAT_DTYPES + (INT_DTYPES if integer else ())
+    if name not in allowed:
+        kind = "a floating or integer type" if integer else "a floating type"
+        raise ValueError(f"{owner}: `dtype` must be {kind} ({', '.join(allowed)}). Received: dtype={dtype!r}")
     return name
 
 
@@ -89,6 +100,7 @@ class Layer:
     # Rank of the input including the batch axis (None: any rank >= min_ndim).
     input_ndim: int | None = None
     min_ndim: int = 2
+    _integer_dtype = False  # whether `dtype` may be an integer type (InputLayer)
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, batch_size=None, input_dim=None, **kwargs):
@@ -98,7 +110,7 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{cls}: `name` must be a non-empty string. Received: name={name!r}")
         self.name = name or unique_name(to_snake_case(cls))
-        self.dtype = standardize_dtype(dtype, self._owner)
+        self.dtype = standardize_dtype(dtype, self._owner, integer=self._integer_dtype)
         self._trainable = bool(trainable)
         self._variables: list[Variable] = []
         self.built = False
@@ -125,6 +137,7 @@ class Layer:
     def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
                    regularizer=None, constraint=None) -> Variable:
         init = initializers.get(initializer)
+        shapes.check_elements(tuple(shape), self._owner, f"weight `{name}`", batch_axis=False)
         value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         var = Variable(value, name=name, trainable=trainable)
         var.path = f"{self.name}/{name}"
@@ -170,6 +183,13 @@ class Layer:
         return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights) -> None:
+        """Assign `weights` (Keras order); every array is checked before any is assigned."""
+        arrays = self._checked_weights(weights)
+        for var, arr in zip(self.weights, arrays):
+            var.assign(arr)
+
+    def _checked_weights(self, weights) -> list:
+        """`weights` as arrays of this layer's weight dtypes and shapes, or a ValueError/TypeError."""
         own = self.weights
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"{self._owner}: `set_weights` expects a list of arrays. "
@@ -191,8 +211,7 @@ class Layer:
                 raise ValueError(f"{self._owner}: weight `{var.name}` has shape {var.shape}, which is not "
                                  f"compatible with the provided weight shape {arr.shape}.")
             arrays.append(arr)
-        for var, arr in zip(own, arrays):
-            var.assign(arr)
+        return arrays
 
     def count_params(self) -> int:
         if not self.built:
@@ -223,12 +242,25 @@ class Layer:
         shape = tuple(input_shape)
         if not self.built:
             self._check_input_shape(shape)
+            checked = self._check_output_size(shape)  # before build: no weights for an impossible layer
             self.build(shape)
             self.input_shape_ = (None,) + shape[1:]
             self.built = True
+            if not checked:
+                self._check_output_size(shape)
         else:
             self._check_input_shape(shape)
             self._check_built_compatible(shape)
+            self._check_output_size(shape)
+
+    def _check_output_size(self, shape: tuple) -> bool:
+        """Refuse an output over `shapes.MAX_ELEMENTS` per sample; False if the shape is not known yet."""
+        try:
+            out = self.compute_output_shape(shape)
+        except Exception:  # noqa: BLE001 - the layer's own checks in build() report bad input
+            return False
+        shapes.check_elements(out, self._owner)
+        return True
 
     def _check_built_compatible(self, shape: tuple) -> None:
         """After build, the axes that fixed weight shapes must keep their sizes."""
@@ -254,6 +286,10 @@ class Layer:
                             f"{arr.dtype}.")
         if np.iscomplexobj(arr):
             raise TypeError(f"{self._owner}: the input must be real. Received an array of dtype {arr.dtype}.")
+        if cast and np.issubdtype(self.dtype, np.integer) and not np.issubdtype(arr.dtype, np.integer):
+            if not whole_numbers(arr).all():
+                raise TypeError(f"{self._owner}: the input must hold integers (dtype {self.dtype}). "
+                                f"Received an array of {arr.dtype} with non-integer values.")
         return arr.astype(self.dtype, copy=False) if cast else arr
 
     def forward(self, x, training: bool = False):
@@ -304,7 +340,9 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Marks a model input; `Input(...)` returns its symbolic output tensor."""
+    """Marks a model input; `Input(...)` returns its symbolic output tensor (integer dtypes allowed)."""
+
+    _integer_dtype = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
                  input_shape=None, **kwargs):
