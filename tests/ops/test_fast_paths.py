@@ -149,3 +149,17 @@ def test_batch_norm_row_passes_gradients_by_finite_differences(monkeypatch):
               lambda dy: list(bn.batch_norm_train_backward(dy, bn.batch_norm_train(x, gamma, beta, axis=-1,
                                                                                   epsilon=1e-3)[3])),
               [x, gamma, beta])
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_keep_freed_memory_follows_the_environment(setting):
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    code = "from upsampling.ops import workspace; print(workspace.keep_freed_memory())"
+    env = dict(os.environ, UPSAMPLING_KEEP_MEMORY=setting)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert out.stdout.strip() == str(setting == "1" and glibc)
