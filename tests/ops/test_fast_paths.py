@@ -163,3 +163,46 @@ def test_keep_freed_memory_follows_the_environment(setting):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert out.stdout.strip() == str(setting == "1" and glibc)
+
+
+def test_nested_parallel_calls_run_inline_instead_of_deadlocking(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    parallel.set_threads(2)
+    try:
+        out = np.zeros(64)
+
+        def outer(part):
+            def inner(lo, hi):
+                out[part][lo:hi] += 1
+            parallel.blockwise(inner, part.stop - part.start, block=3)
+            out[part] += parallel.channel_sum(np.ones((4, 1)))[0]
+
+        parallel.split(outer, 64, work=64)
+        np.testing.assert_array_equal(out, 5)
+    finally:
+        parallel.set_threads(None)
+
+
+def test_a_forked_child_gets_its_own_pool(monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    parallel.set_threads(2)
+    try:
+        parallel.split(lambda part: None, 4, work=4)  # the parent's pool exists
+        ctx = mp.get_context("fork")
+        with ctx.Pool(1) as pool:
+            assert pool.apply_async(_split_in_child).get(timeout=60) == 10
+    finally:
+        parallel.set_threads(None)
+
+
+def _split_in_child():
+    parallel.MIN_PARALLEL = 1
+    hits = np.zeros(10)
+
+    def mark(part):
+        hits[part] += 1
+
+    parallel.split(mark, 10, work=10)
+    return int(hits.sum())

@@ -12,6 +12,7 @@ set, else the number of usable cores; UPSAMPLING_NUM_THREADS overrides both (1 t
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,7 +21,9 @@ BLOCK = 1 << 16          # elements per block (256 KB of float32: several operan
 MIN_PARALLEL = 1 << 18   # below this many elements one thread does it all
 
 _pool = None
+_pool_pid = None
 _threads = None
+_worker = threading.local()  # .busy is set inside pool tasks: nested calls run inline
 
 
 def threads() -> int:
@@ -53,10 +56,25 @@ def set_threads(count: int | None) -> None:
 
 
 def _get_pool(count: int) -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
+    """The shared pool (a fresh one in a forked child, whose copy has no threads)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=count - 1, thread_name_prefix="upsampling")
+        _pool_pid = os.getpid()
     return _pool
+
+
+def _serial() -> bool:
+    """Inside a pool task: run nested parallel calls inline (the pool may have no free thread)."""
+    return getattr(_worker, "busy", False)
+
+
+def _task(fn, *args):
+    _worker.busy = True
+    try:
+        return fn(*args)
+    finally:
+        _worker.busy = False
 
 
 def _run_share(fn, lo: int, hi: int, block: int) -> None:
@@ -69,7 +87,7 @@ def blockwise(fn, size: int, *, block: int = BLOCK) -> None:
 
     `fn` must touch only elements [lo, hi) of its (flat) operands, so the blocks are independent.
     """
-    count = threads() if size >= MIN_PARALLEL else 1
+    count = threads() if size >= MIN_PARALLEL and not _serial() else 1
     if count == 1:
         _run_share(fn, 0, size, block)
         return
@@ -78,7 +96,7 @@ def blockwise(fn, size: int, *, block: int = BLOCK) -> None:
     per = -(-size // count)
     per = -(-per // block) * block
     bounds = [(i, min(i + per, size)) for i in range(0, size, per)]
-    futures = [pool.submit(_run_share, fn, lo, hi, block) for lo, hi in bounds[1:]]
+    futures = [pool.submit(_task, _run_share, fn, lo, hi, block) for lo, hi in bounds[1:]]
     _run_share(fn, *bounds[0], block)
     for f in futures:
         f.result()
@@ -90,14 +108,14 @@ def split(fn, n: int, *, work: int = 0) -> None:
     `work` is the number of elements the whole call touches: below MIN_PARALLEL (or n < 2) it
     runs as a single fn(slice(0, n)) in the calling thread. fn must keep to its part.
     """
-    count = min(threads(), n) if work >= MIN_PARALLEL else 1
+    count = min(threads(), n) if work >= MIN_PARALLEL and not _serial() else 1
     if count <= 1:
         fn(slice(0, n))
         return
     per = -(-n // count)
     parts = [slice(i, min(i + per, n)) for i in range(0, n, per)]
     pool = _get_pool(count)
-    futures = [pool.submit(fn, part) for part in parts[1:]]
+    futures = [pool.submit(_task, fn, part) for part in parts[1:]]
     fn(parts[0])
     for f in futures:
         f.result()
@@ -106,13 +124,13 @@ def split(fn, n: int, *, work: int = 0) -> None:
 def channel_sum(a: np.ndarray) -> np.ndarray:
     """a (..., C) summed over every axis but the last, rows split across the threads."""
     rows = np.ascontiguousarray(a).reshape(-1, a.shape[-1])  # (..., C) -> (M, C)
-    count = threads() if rows.size >= MIN_PARALLEL else 1
+    count = threads() if rows.size >= MIN_PARALLEL and not _serial() else 1
     if count == 1:
         return rows.sum(axis=0)
     pool = _get_pool(count)
     per = -(-len(rows) // count)
     parts = [rows[i:i + per] for i in range(0, len(rows), per)]
-    futures = [pool.submit(np.sum, p, axis=0) for p in parts[1:]]
+    futures = [pool.submit(_task, np.sum, p, 0) for p in parts[1:]]
     total = parts[0].sum(axis=0)
     for f in futures:
         total += f.result()
