@@ -2,7 +2,7 @@
 #   make train   - trains the default DCGAN on the bundled MNIST-5k (the main job)
 #   make test    - runs the whole test suite, Keras 3 / PyTorch oracles included
 #   make bench   - times the layers, the DCGAN iteration and a training step against PyTorch
-#                  and writes benchmarks/RESULTS.md (a quiet machine: about 15 minutes)
+#                  and writes benchmarks/RESULTS.md (about 10 minutes)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
