@@ -2,12 +2,14 @@
 #   make train   - trains the default DCGAN on the bundled MNIST-5k (the main job)
 #   make test    - runs the whole test suite, Keras 3 / PyTorch oracles included
 #   make mutants - mutation testing of the numeric core (slow; not part of CI, see docs/testing.md)
+#   make bench   - times the layers, the DCGAN iteration and a training step against PyTorch
+#                  and writes benchmarks/RESULTS.md (about 10 minutes)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/default
 
-.PHONY: venv test mutants demo train clean
+.PHONY: venv test mutants demo train bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,9 @@ demo: $(VENV)/.installed
 
 train: $(VENV)/.installed
 	$(BIN)/upsampling train --out $(OUT)
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

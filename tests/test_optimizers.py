@@ -223,3 +223,31 @@ def test_defaults_match_keras():
         mine = getattr(O, name)().get_config()
         cfg.pop("name"), mine.pop("name")
         assert mine == cfg, name
+
+
+def test_adam_blocked_update_equals_the_plain_formula_bit_for_bit(monkeypatch):
+    """Adam's blocked, threaded pass computes exactly m = b1*m + c1*g, v = b2*v + c2*g*g,
+    w -= m*alpha / (sqrt(v) + eps) in float32, also for a weight stored as a strided view."""
+    from upsampling.ops import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    parallel.set_threads(2)
+    try:
+        rng = np.random.default_rng(3)
+        for amsgrad in (False, True):
+            w0 = rng.standard_normal((37, 29)).astype(np.float32)
+            var = Variable(w0.T.copy().T if amsgrad else w0.copy())  # Fortran order for amsgrad
+            opt = O.Adam(learning_rate=0.01, beta_1=0.5, amsgrad=amsgrad)
+            w, m, v, vh = w0.astype(np.float32), np.zeros_like(w0), np.zeros_like(w0), np.zeros_like(w0)
+            f = np.float32
+            for step in range(1, 4):
+                g = rng.standard_normal(w0.shape).astype(np.float32)
+                opt.apply([g], [var])
+                alpha = f(0.01) * np.sqrt(f(1) - f(0.999) ** f(step)) / (f(1) - f(0.5) ** f(step))
+                m = m * f(0.5) + f(1 - 0.5) * g
+                v = v * f(0.999) + f(1 - 0.999) * (g * g)
+                vh = np.maximum(vh, v)
+                w = w - (m * alpha) / (np.sqrt(vh if amsgrad else v) + f(1e-7))
+                np.testing.assert_array_equal(var.value, w)
+    finally:
+        parallel.set_threads(None)

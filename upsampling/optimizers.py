@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 
 from upsampling.autograd import Variable
+from upsampling.ops.parallel import blockwise
+from upsampling.ops.workspace import scratch
 
 __all__ = ["Optimizer", "Adam", "SGD", "RMSprop", "get", "serialize", "deserialize"]
 
@@ -452,17 +454,39 @@ class Adam(Optimizer):
         t = dt(self.iterations + 1)
         b1, b2 = dt(self.beta_1), dt(self.beta_2)
         alpha = lr * np.sqrt(dt(1) - b2 ** t) / (dt(1) - b1 ** t)
-        m = self._momentums[i].value
-        v = self._velocities[i].value
-        m *= b1
-        m += dt(1 - self.beta_1) * g
-        v *= b2
-        v += dt(1 - self.beta_2) * (g * g)
-        if self.amsgrad:
-            v_hat = self._velocity_hats[i].value
-            np.maximum(v_hat, v, out=v_hat)
-            v = v_hat
-        var.assign_sub((m * alpha) / (np.sqrt(v) + dt(self.epsilon)))
+        c1, c2, eps = dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon)
+        m = self._momentums[i].value.reshape(-1)
+        v = self._velocities[i].value.reshape(-1)
+        v_hat = self._velocity_hats[i].value.reshape(-1) if self.amsgrad else None
+        inplace = var.value.flags.c_contiguous
+        w = var.value.reshape(-1) if inplace else np.ascontiguousarray(var.value).reshape(-1)
+        g = np.ascontiguousarray(g, dtype=var.dtype).reshape(-1)
+
+        # One pass in cache-sized blocks (over the threads) instead of ten whole-array passes;
+        # the same operations in the same order as m = b1*m + c1*g, v = b2*v + c2*g^2,
+        # w -= m*alpha / (sqrt(v) + eps), so the numbers are identical.
+        def block(lo, hi):
+            gb, mb, vb = g[lo:hi], m[lo:hi], v[lo:hi]
+            t1 = scratch("adam_1", (hi - lo,), w.dtype)
+            t2 = scratch("adam_2", (hi - lo,), w.dtype)
+            mb *= b1
+            np.multiply(c1, gb, out=t1)
+            mb += t1
+            vb *= b2
+            np.multiply(gb, gb, out=t1)
+            np.multiply(c2, t1, out=t1)
+            vb += t1
+            if v_hat is not None:
+                vb = np.maximum(v_hat[lo:hi], vb, out=v_hat[lo:hi])
+            np.multiply(mb, alpha, out=t1)
+            np.sqrt(vb, out=t2)
+            t2 += eps
+            t1 /= t2
+            w[lo:hi] -= t1
+
+        blockwise(block, w.size)
+        if not inplace:  # a weight stored as a strided view: write the result back
+            var.assign(w.reshape(var.shape))
 
     def get_config(self):
         config = super().get_config()

@@ -82,3 +82,65 @@ def test_checker_would_catch_a_broken_conv_backward():
 
     with pytest.raises(AssertionError):
         check_vjp(fwd, wrong, [x, kern])
+
+
+# Few output channels at stride 1 take the per-tap path (no im2col); these must agree with the
+# naive loops and with the im2col path, forward and backward, including dilation and odd shapes.
+TAP_CASES = [
+    # (H, W, C, F, k, d, padding)
+    (7, 6, 4, 1, (5, 5), (1, 1), "same"),
+    (6, 8, 6, 2, (3, 4), (1, 1), "valid"),
+    (9, 7, 5, 1, (3, 3), (2, 1), "same"),
+    (5, 5, 8, 3, (7, 7), (1, 1), "same"),
+]
+
+
+@pytest.mark.parametrize("case", TAP_CASES)
+def test_tap_path_matches_naive_loops_and_im2col(case, monkeypatch):
+    from upsampling.ops import conv as conv_module
+
+    h, w, c, f, k, d, padding = case
+    assert conv_module.use_taps(c, f, (1, 1), 1)
+    x = rng.standard_normal((3, h, w, c)).astype(np.float32)
+    kern = rng.standard_normal((*k, c, f)).astype(np.float32)
+    dy_shape = conv2d(x, kern, pads=_pads(h, w, k, (1, 1), d, padding), dilation=d)[0].shape
+    dy = rng.standard_normal(dy_shape).astype(np.float32)
+    pads = _pads(h, w, k, (1, 1), d, padding)
+    # a tiny chunk budget: several batch chunks and tap blocks
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "TAP_BLOCK_BYTES", 1)
+    y, cache = conv2d(x, kern, pads=pads, dilation=d)
+    dx, dk = conv2d_backward(dy, cache)
+    ref = conv2d_naive(x.astype(np.float64), kern.astype(np.float64), (1, 1), pads, d)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(conv_module, "TAPS_MAX_OUT_PER_IN", 0.0)  # force the im2col path
+    assert not conv_module.use_taps(c, f, (1, 1), 1)
+    y2, cache2 = conv2d(x, kern, pads=pads, dilation=d)
+    dx2, dk2 = conv2d_backward(dy, cache2)
+    np.testing.assert_allclose(y, y2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, dx2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dk, dk2, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", TAP_CASES[:2])
+def test_tap_path_gradients_by_finite_differences(case):
+    h, w, c, f, k, d, padding = case
+    x = rng.standard_normal((2, h, w, c))
+    kern = rng.standard_normal((*k, c, f))
+    pads = _pads(h, w, k, (1, 1), d, padding)
+    check_vjp(lambda x, kern: conv2d(x, kern, pads=pads, dilation=d)[0],
+              lambda dy: list(conv2d_backward(dy, conv2d(x, kern, pads=pads, dilation=d)[1])), [x, kern])
+
+
+def test_tap_path_with_negative_pads_matches_naive():
+    """The transposed convolution's stride-1 gather reaches conv2d with crops as negative pads."""
+    from upsampling.ops import conv as conv_module
+
+    x = rng.standard_normal((2, 7, 6, 4))
+    kern = rng.standard_normal((3, 3, 4, 1))
+    pads = ((-1, 2), (1, -2))
+    assert conv_module.use_taps(4, 1, (1, 1), 1)
+    y, cache = conv2d(x, kern, pads=pads)
+    np.testing.assert_allclose(y, conv2d_naive(x, kern, (1, 1), pads, (1, 1)), rtol=1e-12, atol=1e-12)
+    check_vjp(lambda x, kern: conv2d(x, kern, pads=pads)[0],
+              lambda dy: list(conv2d_backward(dy, conv2d(x, kern, pads=pads)[1])), [x, kern])

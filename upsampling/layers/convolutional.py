@@ -16,6 +16,7 @@ from upsampling.layers.core import (WEIGHT_OPTIONS, apply_activation, check_posi
                                     weight_options, weight_options_config)
 from upsampling.ops.conv import conv2d, conv2d_backward
 from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
+from upsampling.ops.parallel import channel_sum
 
 
 def to_channels_last(x, data_format):
@@ -88,10 +89,12 @@ class _Conv(Layer):
             return (n, self.filters) + tuple(lengths)
         return (n,) + tuple(lengths) + (self.filters,)
 
+    def _bias(self):
+        return None if self.bias is None else self.bias.value
+
     def _finish(self, x, y, backward_core):
-        """Bias, activation and layout for both conv layers; backward_core(dz) -> (dx_nhwc, dkernel)."""
-        if self.bias is not None:
-            y += self.bias.value
+        """Activation and layout for both conv layers (the kernels add the bias);
+        backward_core(dz) -> (dx_nhwc, dkernel)."""
         y, act_back = apply_activation(self.activation, y)
         y = to_channels_first(y, self.data_format)
 
@@ -100,7 +103,7 @@ class _Conv(Layer):
             dx, dk = backward_core(dz)
             grads.add(self.kernel, dk)
             if self.bias is not None:
-                grads.add(self.bias, dz.sum(axis=(0, 1, 2)))
+                grads.add(self.bias, channel_sum(dz))
             return to_channels_first(dx, self.data_format)
 
         return y, backward
@@ -146,7 +149,7 @@ class Conv2D(_Conv):
         pads = tuple(shapes.conv_padding(i, k, s, d, self.padding) for i, k, s, d in
                      zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
         y, cache = conv2d(x, self.kernel.value, strides=self.strides, pads=pads,
-                          dilation=self.dilation_rate, groups=self.groups)
+                          dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
         return self._finish(x, y, lambda dz: conv2d_backward(dz, cache))
 
 
@@ -189,7 +192,7 @@ class Conv2DTranspose(_Conv):
         crops = tuple(shapes.conv_transpose_padding(i, k, s, d, self.padding, op) for i, k, s, d, op in
                       zip(x.shape[1:3], self.kernel_size, self.strides, self.dilation_rate, self._ops()))
         y, cache = conv_transpose2d(x, self.kernel.value, strides=self.strides, crops=crops,
-                                    dilation=self.dilation_rate, groups=self.groups)
+                                    dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
         return self._finish(x, y, lambda dz: conv_transpose2d_backward(dz, cache))
 
     def get_config(self):

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from upsampling.ops.parallel import blockwise
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -36,19 +38,42 @@ def relu_backward(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
 
 def leaky_relu(x, negative_slope=0.2):
     slope = np.asarray(negative_slope, x.dtype)
-    if 0 <= negative_slope <= 1:  # max(x, slope * x): one fresh array instead of three
-        y = np.multiply(x, slope)
-        return np.maximum(x, y, out=y)
-    return np.where(x >= 0, x, x * slope)
+    if not 0 <= negative_slope <= 1:
+        return np.where(x >= 0, x, x * slope)
+    # max(x, slope * x), in cache-sized blocks over the threads (two passes in cache, not memory)
+    y = np.empty_like(x, order="C")
+    xf, yf = _flat(x), y.reshape(-1)
+
+    def block(lo, hi):
+        out = yf[lo:hi]
+        np.multiply(xf[lo:hi], slope, out=out)
+        np.maximum(xf[lo:hi], out, out=out)
+
+    blockwise(block, yf.size)
+    return y
 
 
 def leaky_relu_backward(dy, x, y, negative_slope=0.2):
-    # dy * {slope, 1}[x > 0] through a two-entry table: exact, and ~3x faster than np.where here;
-    # slope at 0 itself, as TF, PyTorch and Keras differentiate it
-    table = np.array([negative_slope, 1], dtype=dy.dtype)
-    dx = table.take((x > 0).view(np.uint8))
-    dx *= dy
+    # dx = dy where x > 0, slope * dy elsewhere (slope at 0 itself, as TF, PyTorch and Keras): exact,
+    # blocked like the forward pass
+    slope = np.asarray(negative_slope, dy.dtype)
+    dx = np.empty(np.broadcast_shapes(dy.shape, x.shape), dtype=dy.dtype)
+    if dx.shape != dy.shape or dx.shape != x.shape:
+        return np.where(x > 0, dy, dy * slope).astype(dy.dtype, copy=False)
+    df, xf, of = _flat(dy), _flat(x), dx.reshape(-1)
+
+    def block(lo, hi):
+        out = of[lo:hi]
+        np.multiply(df[lo:hi], slope, out=out)
+        np.copyto(out, df[lo:hi], where=xf[lo:hi] > 0)
+
+    blockwise(block, of.size)
     return dx
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """A 1-D C-order view of `a` (a copy only if `a` is not C-contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 def linear(x):

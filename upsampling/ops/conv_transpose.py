@@ -23,8 +23,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from upsampling.ops.conv import conv2d
-from upsampling.ops.im2col import col2im_cropped, im2col, pad2d
+from upsampling.ops.conv import CHUNK_BYTES, batch_slices, conv2d, patch_gemm
+from upsampling.ops.im2col import col2im_cropped, im2col, pad2d_scratch
+from upsampling.ops.workspace import scratch
 
 
 # use the stride-1 gather while C_in <= GATHER_MAX_IN_PER_OUT * F_out (measured break-even ~2)
@@ -50,8 +51,11 @@ def full_shape(input_shape: tuple, kernel_shape: tuple, strides, dilation, group
 
 
 def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
-                     crops=((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1):
-    """Transposed convolution. Returns (y, cache for `conv_transpose2d_backward`)."""
+                     crops=((0, 0), (0, 0)), dilation=(1, 1), groups: int = 1, bias=None):
+    """Transposed convolution (+ bias (F,), added chunk by chunk while the output is in cache).
+
+    Returns (y, cache for `conv_transpose2d_backward`).
+    """
     n, h, w, c = x.shape
     kh, kw, fg, _ = kernel.shape
     cg = c // groups
@@ -59,22 +63,31 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
     x2 = x.reshape(n * h * w, c)  # (N, H, W, C) -> (N*H*W, C)
     cache = ConvTransposeCache(x2, kernel, x.shape, crops, strides, dilation, groups)
     if strides == (1, 1) and groups == 1 and c <= GATHER_MAX_IN_PER_OUT * fg:
-        return _stride1_gather(x, kernel, crops, dilation), cache
+        return _stride1_gather(x, kernel, crops, dilation, bias), cache
     _, hf, wf, f = full_shape(x.shape, kernel.shape, strides, dilation, groups)
     (ct, cb), (cl, cr) = crops
-    y = np.zeros((n, hf - ct - cb, wf - cl - cr, f), dtype=np.result_type(x, kernel))
-    for g in range(groups):
-        xg = x2 if groups == 1 else x2[:, g * cg:(g + 1) * cg]
-        kg = kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg)
-        # (N*H*W, Cg) @ (Cg, kh*kw*Fg) -> one kernel copy per pixel: (N, H, W, kh, kw, Fg)
-        cols = (xg @ kg.T).reshape(n, h, w, kh, kw, fg)
-        # taps added straight into the cropped output (its channel slice for groups > 1)
-        out = y if groups == 1 else y[..., g * fg:(g + 1) * fg]
-        col2im_cropped(cols, crops, strides, dilation, out=out)
+    dtype = np.result_type(x, kernel)
+    y = np.zeros((n, hf - ct - cb, wf - cl - cr, f), dtype=dtype)
+    kgs = [np.ascontiguousarray(kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg).T, dtype=dtype)
+           for g in range(groups)]  # (Cg, kh*kw*Fg) each
+    # a few images at a time: the per-pixel kernel copies of a chunk fit a reused buffer, so the
+    # (N*H*W, kh*kw*F) matrix (205 MB for a DCGAN's 14->28 layer at batch 128) is never allocated
+    for part in batch_slices(n, h * w * kh * kw * fg * dtype.itemsize, CHUNK_BYTES):
+        rows = slice(part.start * h * w, part.stop * h * w)
+        for g in range(groups):
+            xg = x2[rows] if groups == 1 else x2[rows, g * cg:(g + 1) * cg]
+            cols = scratch("convT_cols", (part.stop - part.start, h, w, kh, kw, fg), dtype)
+            # (n*H*W, Cg) @ (Cg, kh*kw*Fg) -> one kernel copy per pixel: (n, H, W, kh, kw, Fg)
+            np.matmul(xg, kgs[g], out=cols.reshape(-1, kh * kw * fg))
+            # taps added straight into the cropped output (its channel slice for groups > 1)
+            out = y[part] if groups == 1 else y[part][..., g * fg:(g + 1) * fg]
+            col2im_cropped(cols, crops, strides, dilation, out=out)
+        if bias is not None:
+            y[part] += bias
     return y, cache
 
 
-def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple) -> np.ndarray:
+def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple, bias=None) -> np.ndarray:
     """Stride-1 transposed convolution as a correlation with the flipped kernel (groups 1).
 
     y[o] = sum_a x[o + crop_before - a*d] K[a] = sum_w xpad[o + w*d] K[k-1-w], with xpad = x padded
@@ -87,7 +100,7 @@ def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: t
     # (kh, kw, F, C) flipped in space -> conv2d layout (kh, kw, C, F)
     flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
     pads = ((eh - ct, eh - cb), (ew - cl, ew - cr))
-    y, _ = conv2d(x, flipped, strides=(1, 1), pads=pads, dilation=dilation)
+    y, _ = conv2d(x, flipped, strides=(1, 1), pads=pads, dilation=dilation, bias=bias)
     return y
 
 
@@ -97,18 +110,25 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need
     kh, kw, fg, c = kernel.shape
     cg = c // groups
     n, h, w, _ = cache.input_shape
-    dfull = pad2d(dy, cache.crops)  # back to the uncropped scatter (N, Hf, Wf, F)
+    # back to the uncropped scatter (N, Hf, Wf, F), in a reused buffer
+    dfull = pad2d_scratch(dy, cache.crops, "convT_pad")
+    if groups == 1:
+        # dx = conv2d(dfull, kernel as (kh, kw, F, C)) and dkernel = its patches^T @ x, one gather
+        dx = np.empty((n, h, w, c), dtype=np.result_type(dy, kernel)) if need_dx else None
+        dk = patch_gemm(dfull, (kh, kw), cache.strides, cache.dilation, out=dx, rhs=cache.x2.reshape(n, h, w, c),
+                        weight=kernel.reshape(kh * kw * fg, c) if need_dx else None)
+        return dx, dk.reshape(kh, kw, fg, c).astype(kernel.dtype, copy=False)
     dkernel = np.empty_like(kernel)
     dxs = []
     for g in range(groups):
-        dg = dfull if groups == 1 else dfull[..., g * fg:(g + 1) * fg]
+        dg = dfull[..., g * fg:(g + 1) * fg]
         # (N, H, W, kh, kw, Fg) -> (N*H*W, kh*kw*Fg)
         dcols = im2col(dg, (kh, kw), cache.strides, cache.dilation).reshape(n * h * w, kh * kw * fg)
-        xg = cache.x2 if groups == 1 else cache.x2[:, g * cg:(g + 1) * cg]
+        xg = cache.x2[:, g * cg:(g + 1) * cg]
         dkernel[..., g * cg:(g + 1) * cg] = (dcols.T @ xg).reshape(kh, kw, fg, cg)
         if need_dx:
             dxs.append(dcols @ kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg))
     dx = None
     if need_dx:
-        dx = (dxs[0] if groups == 1 else np.concatenate(dxs, axis=1)).reshape(n, h, w, c)
+        dx = np.concatenate(dxs, axis=1).reshape(n, h, w, c)
     return dx, dkernel

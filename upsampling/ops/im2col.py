@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from upsampling.ops.parallel import split
+from upsampling.ops.workspace import scratch
+
 
 def patch_count(length: int, ke: int, s: int) -> int:
     """How many windows of extent `ke` fit at stride `s` in `length`."""
@@ -84,11 +87,16 @@ def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tup
                 cols_ = slice(p0, p0 + sw * (j1 - j0 - 1) + 1, sw)
                 taps.append((a, b, slice(i0, i1), slice(j0, j1), rows, cols_))
     step = max(1, block_bytes // max(1, ho * wo * c * cols.itemsize))
-    for n0 in range(0, n, step):
-        batch = slice(n0, n0 + step)
-        for a, b, ins, jns, rows, cols_ in taps:
-            # out[n, o, p, :] += cols[n, i, j, a, b, :] with o = i*sh + a*dh - ct, p likewise
-            out[batch, rows, cols_, :] += cols[batch, ins, jns, a, b, :]
+    blocks = [slice(n0, n0 + step) for n0 in range(0, n, step)]
+
+    def scatter(share):
+        for batch in blocks[share]:
+            for a, b, ins, jns, rows, cols_ in taps:
+                # out[n, o, p, :] += cols[n, i, j, a, b, :] with o = i*sh + a*dh - ct, p likewise
+                out[batch, rows, cols_, :] += cols[batch, ins, jns, a, b, :]
+
+    # the blocks are independent (distinct images): split them across the threads
+    split(scatter, len(blocks), work=cols.size)
     return out
 
 
@@ -101,6 +109,26 @@ def pad2d(x: np.ndarray, pads: tuple) -> np.ndarray:
         h, w = x.shape[1], x.shape[2]
         x = x[:, max(-t, 0): h - max(-b, 0), max(-l, 0): w - max(-r, 0), :]
     return x
+
+
+def pad2d_scratch(x: np.ndarray, pads: tuple, name: str) -> np.ndarray:
+    """`pad2d` into a reused scratch buffer (see `workspace.scratch`: valid until the next call
+    with the same `name`); only the border is zeroed. Negative pads fall back to `pad2d`."""
+    (t, b), (l, r) = pads
+    if min(t, b, l, r) < 0 or max(t, b, l, r) == 0:
+        return pad2d(x, pads)
+    n, h, w, c = x.shape
+    out = scratch(name, (n, h + t + b, w + l + r, c), x.dtype)
+    out[:, :t] = 0
+    out[:, t + h:] = 0
+    out[:, t:t + h, :l] = 0
+    out[:, t:t + h, l + w:] = 0
+
+    def copy(part):
+        out[part, t:t + h, l:l + w] = x[part]
+
+    split(copy, n, work=x.size)
+    return out
 
 
 def unpad2d(x: np.ndarray, pads: tuple) -> np.ndarray:

@@ -3,12 +3,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from upsampling.ops.parallel import MIN_PARALLEL, split
+
+ROW_BLOCK_BYTES = 1 << 18  # rows per block of the fused channels-last passes: about 256 KB
+
+
+def _row_blocks(rows: np.ndarray) -> list:
+    step = max(1, ROW_BLOCK_BYTES // max(1, rows.shape[1] * rows.itemsize))
+    return [slice(i, min(i + step, len(rows))) for i in range(0, len(rows), step)]
+
+
+def _fast(x, axis) -> bool:
+    """The fused row-block passes serve contiguous channels-last arrays of some size."""
+    return (axis % x.ndim == x.ndim - 1 and x.flags.c_contiguous and x.size >= MIN_PARALLEL // 4
+            and x.dtype in (np.float32, np.float64))
+
+
+def _column_sums(rows: np.ndarray, blocks: list, fn) -> np.ndarray:
+    """Sum over blocks of fn(block slice) -> (k, C) partial sums, blocks split across threads."""
+    partial = [None] * len(blocks)
+
+    def run(share):
+        for i in range(share.start, share.stop):
+            partial[i] = fn(blocks[i])
+
+    split(run, len(blocks), work=rows.size)
+    return np.sum(partial, axis=0)
+
 
 def batch_norm_train(x, gamma, beta, *, axis: int, epsilon: float):
     """Normalise with the batch's mean and biased variance (Keras training mode).
 
     Returns (y, mean, var, cache); mean/var have the feature axis' length.
     """
+    if _fast(x, axis):
+        return _batch_norm_train_rows(x, gamma, beta, axis, epsilon)
     axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
     xhat, mean, var, std_cache = standardize(x, axes=axes, epsilon=epsilon)
     y = xhat * (1 if gamma is None else _bcast(gamma, x, axis))
@@ -17,8 +46,80 @@ def batch_norm_train(x, gamma, beta, *, axis: int, epsilon: float):
     return y, mean.reshape(-1), var.reshape(-1), (xhat, axes, axis, gamma, std_cache)
 
 
+def _batch_norm_train_rows(x, gamma, beta, axis, epsilon):
+    """`batch_norm_train` for a contiguous channels-last x as rows (M, C): two reductions, then
+    one blocked pass writes xhat and y (instead of eight whole-array passes)."""
+    rows = x.reshape(-1, x.shape[-1])  # (..., C) -> (M, C)
+    m = len(rows)
+    blocks = _row_blocks(rows)
+    mean = _column_sums(rows, blocks, lambda b: rows[b].sum(axis=0, keepdims=True)) / x.dtype.type(m)
+
+    def squares(b):
+        xc = rows[b] - mean
+        xc *= xc
+        return xc.sum(axis=0, keepdims=True)
+
+    var = _column_sums(rows, blocks, squares) / x.dtype.type(m)
+    inv = (1 / np.sqrt(var + np.asarray(epsilon, x.dtype))).astype(x.dtype, copy=False)
+    xhat = np.empty_like(rows)
+    y = np.empty_like(rows)
+
+    def normalise(share):
+        for b in blocks[share]:
+            xh = xhat[b]
+            np.subtract(rows[b], mean, out=xh)
+            xh *= inv
+            if gamma is not None:
+                np.multiply(xh, gamma, out=y[b])
+            else:
+                y[b] = xh
+            if beta is not None:
+                y[b] += beta
+
+    split(normalise, len(blocks), work=rows.size)
+    axes = tuple(range(x.ndim - 1))
+    xhat = xhat.reshape(x.shape)
+    inv = inv.reshape((1,) * (x.ndim - 1) + (-1,))
+    return y.reshape(x.shape), mean.reshape(-1), var.reshape(-1), (xhat, axes, axis, gamma, (xhat, inv, axes))
+
+
+def _batch_norm_train_backward_rows(dy, cache):
+    """Backward of `batch_norm_train` for channels last: one blocked pass for dbeta and dgamma,
+    one for dx. With g = gamma, sum(dy * g) = g * dbeta and sum(dy * g * xhat) = g * dgamma, so
+    dx = inv * g / m * (m * dy - dbeta - xhat * dgamma)."""
+    xhat, axes, axis, gamma, (_, inv, _) = cache
+    c = dy.shape[-1]
+    d = np.ascontiguousarray(dy).reshape(-1, c)
+    xh = xhat.reshape(-1, c)
+    m = len(d)
+    blocks = _row_blocks(d)
+
+    def sums(b):
+        return np.stack([d[b].sum(axis=0), (d[b] * xh[b]).sum(axis=0)])
+
+    dbeta, dgamma = _column_sums(d, blocks, sums)
+    scale = inv.reshape(-1) / dy.dtype.type(m)
+    if gamma is not None:
+        scale = scale * gamma
+    dx = np.empty_like(d)
+    mdt = dy.dtype.type(m)
+
+    def grad(share):
+        for b in blocks[share]:
+            out = dx[b]
+            np.multiply(d[b], mdt, out=out)
+            out -= dbeta
+            out -= xh[b] * dgamma
+            out *= scale
+
+    split(grad, len(blocks), work=d.size)
+    return dx.reshape(dy.shape), dgamma, dbeta
+
+
 def batch_norm_train_backward(dy, cache):
     """(dx, dgamma, dbeta) of `batch_norm_train` (dgamma/dbeta None when absent)."""
+    if cache[0].shape == dy.shape and _fast(cache[0], cache[2]):
+        return _batch_norm_train_backward_rows(dy, cache)
     xhat, axes, axis, gamma, std_cache = cache
     dbeta = dy.sum(axis=axes)
     dgamma = (dy * xhat).sum(axis=axes)
