@@ -87,13 +87,15 @@ def _is_chain(model) -> bool:
 
 def _connections(model) -> dict:
     """Layer id -> "producer[call][tensor], ..." over the layer's calls in a functional model."""
-    made_by = {id(t): (t.node.layer.name, 0) for t in model.inputs}  # tensor -> (producer, its call)
+    # tensor -> (producer, its call, which of the call's outputs)
+    made_by = {id(t): (t.node.layer.name, 0, 0) for t in model.inputs}
     calls, out = {}, {}
-    for t in model._nodes:
-        layer = t.node.layer
-        text = ", ".join(f"{made_by[id(i)][0]}[{made_by[id(i)][1]}][0]" for i in t.node.inputs)
+    for node in model._node_list:
+        layer = node.layer
+        text = ", ".join("{}[{}][{}]".format(*made_by[id(i)]) for i in node.inputs)
         out[id(layer)] = f"{out[id(layer)]}, {text}" if id(layer) in out else text
-        made_by[id(t)] = (layer.name, calls.get(id(layer), 0))
+        for k, t in enumerate(node.outputs):
+            made_by[id(t)] = (layer.name, calls.get(id(layer), 0), k)
         calls[id(layer)] = calls.get(id(layer), 0) + 1
     return out
 
