@@ -151,8 +151,15 @@ class Tensor:
     use `upsampling.ops` (or `upsampling.backend`) so that the gradient is known.
     """
 
-    __array_ufunc__ = None  # `ndarray * Tensor` -> Tensor.__rmul__, never an object array
     __array_priority__ = 200
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs that have an `upsampling.ops` twin (`ndarray * t`, `np.tanh(t)`) run it."""
+        name = _UFUNCS.get(ufunc.__name__)
+        if method != "__call__" or kwargs or name is None:
+            raise TypeError(f"NumPy's `{ufunc.__name__}` cannot be differentiated on a traced tensor. Use "
+                            f"the `upsampling.ops` or `upsampling.backend` functions instead.")
+        return getattr(_ops(), name)(*inputs)
 
     def __init__(self, value, parents=(), grad_fn=None):
         self.value = np.asarray(value)
@@ -190,6 +197,13 @@ class Tensor:
     def __getitem__(self, index):
         from upsampling.ops import math
         return apply(math.take, math.take_grad, self, index=index)
+
+
+_UFUNCS = {name: name for name in (
+    "add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "square", "sqrt",
+    "exp", "log", "log1p", "expm1", "tanh", "sin", "cos", "matmul", "less", "less_equal", "greater",
+    "greater_equal", "equal", "not_equal", "sign", "floor", "ceil")}
+_UFUNCS.update(true_divide="divide", absolute="abs")
 
 
 def _ops():

@@ -44,7 +44,7 @@ def _wrap(text: str, width: int) -> list:
 
 def _shape_str(shape) -> str:
     if isinstance(shape, list):
-        return ", ".join(_shape_str(s) for s in shape)
+        return "[" + ", ".join(_shape_str(s) for s in shape) + "]"
     return "(" + ", ".join("None" if v is None else str(v) for v in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -100,12 +100,18 @@ def _connections(model) -> dict:
     return out
 
 
+def _class_name(layer) -> str:
+    """Keras's name of the layer's class: a plain functional `Model` is a "Functional"."""
+    from upsampling.models import Model
+    return "Functional" if type(layer) is Model else type(layer).__name__
+
+
 def _rows(model, chain: bool):
     """(name (type), output shape, params[, connected to]) for each layer, Keras's order."""
     connections = {} if chain else _connections(model)
     rows = []
     for layer in model.layers:  # a functional model lists its InputLayer first, as Keras does
-        name = f"{layer.name} ({type(layer).__name__})"
+        name = f"{layer.name} ({_class_name(layer)})"
         try:
             shape = _shape_str(layer.output_shape) if layer.built or isinstance(layer, InputLayer) else "?"
         except (AttributeError, ValueError):

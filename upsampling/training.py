@@ -163,9 +163,11 @@ class Trainer:
                     self._metric_outputs.append(k)
         self._weighted_metric_ids = weighted_ids
         # what `model.save` needs to compile the loaded model the same way
-        self._compile_spec = {"metrics": [m if isinstance(m, str) else m.name for m in _as_list(metrics or [])]
-                              if not multi else [], "weighted_metrics": [m if isinstance(m, str) else m.name
-                                                   for m in _as_list(weighted_metrics or [])] if not multi else []}
+        # (Python functions cannot be written to a file: a loaded model goes without them)
+        def saved(spec):
+            return [] if multi else [m if isinstance(m, str) else m.name for m in _as_list(spec or [])
+                                     if isinstance(m, (str, metrics_module.Metric))]
+        self._compile_spec = {"metrics": saved(metrics), "weighted_metrics": saved(weighted_metrics)}
         # Keras 3's names: a weighted metric whose name is already taken becomes `weighted_<name>`;
         # with several outputs each name starts with its output's name.
         self._metric_names, taken = [], {}
@@ -229,7 +231,10 @@ class Trainer:
 
     @property
     def metrics_names(self) -> list:
-        return ["loss"] + self._loss_names + list(self._metric_names)
+        # Keras 3's list order: with several outputs the metrics come sorted by name (its
+        # `_flatten_metrics_in_order` finds no compiled name among the prefixed keys).
+        names = sorted(self._metric_names) if len(self._output_names) > 1 else list(self._metric_names)
+        return ["loss"] + self._loss_names + names
 
     def reset_metrics(self):
         for m in self._metrics:

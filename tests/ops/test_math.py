@@ -134,7 +134,11 @@ def test_numpy_on_a_traced_value_is_refused_with_a_clear_error():
         trace(lambda t: np.mean(np.asarray(t)), np.ones(3))
     with pytest.raises(TypeError, match="ops.where"):
         trace(lambda t: t if ops.sum(t) else -t, np.ones(3))
-    assert isinstance(Tensor(np.ones(2)) * np.ones(2), Tensor)  # ndarray defers to the tensor
+    assert isinstance(np.ones(2) * Tensor(np.ones(2)), Tensor)  # ndarray defers to the tensor
+    out, vjp = trace(lambda t: np.tanh(t) * 2, np.array([0.5]))  # ufuncs with an ops twin are traced
+    np.testing.assert_allclose(vjp(np.ones(1)), 2 * (1 - np.tanh(0.5) ** 2))
+    with pytest.raises(TypeError, match="`arctan` cannot be differentiated"):
+        trace(np.arctan, np.ones(3))
 
 
 @pytest.mark.parametrize("name, args", [
