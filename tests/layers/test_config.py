@@ -19,6 +19,20 @@ LAYERS = [
     lambda: layers.LeakyReLU(0.2),
     lambda: layers.Dropout(0.25, seed=3),
     lambda: layers.BatchNormalization(axis=1, momentum=0.8, epsilon=1e-5, center=False),
+    lambda: layers.Embedding(10, 4, embeddings_initializer="random_normal", embeddings_regularizer="l2",
+                             input_length=3),
+    lambda: layers.ZeroPadding2D(((1, 2), (0, 3)), data_format="channels_first"),
+    lambda: layers.Cropping2D((2, 1)),
+    lambda: layers.MaxPooling2D(3, strides=2, padding="same"),
+    lambda: layers.AveragePooling2D((2, 3), data_format="channels_first"),
+    lambda: layers.GlobalAveragePooling2D(keepdims=True),
+    lambda: layers.GlobalMaxPooling2D(data_format="channels_first"),
+    lambda: layers.LayerNormalization(axis=[1, 2], epsilon=1e-5, center=False, gamma_regularizer="l2"),
+    lambda: layers.GroupNormalization(groups=-1, axis=1, beta_constraint="non_neg"),
+    lambda: layers.InstanceNormalization(scale=False),
+    lambda: layers.InstanceNormalization(axis=None),
+    lambda: layers.GaussianNoise(0.1, seed=4),
+    lambda: layers.SpatialDropout2D(0.3, data_format="channels_first", seed=1),
 ]
 
 

@@ -39,6 +39,26 @@ CTOR_CASES = [
     (layers.BatchNormalization, dict(momentum=2), ValueError, r"`momentum`.*Received: momentum=2"),
     (layers.BatchNormalization, dict(axis="x"), ValueError, r"`axis`.*Received: axis='x'"),
     (layers.Activation, dict(activation=lambda x: x), TypeError, r"`activation`"),
+    (layers.Embedding, dict(input_dim=0, output_dim=2), ValueError, r"Embedding.*`input_dim`.*positive integer.*Received: input_dim=0"),
+    (layers.Embedding, dict(input_dim=3, output_dim=2.0), ValueError, r"`output_dim`.*Received: output_dim=2.0"),
+    (layers.Embedding, dict(input_dim=3, output_dim=2, mask_zero=True), NotImplementedError, r"Embedding.*`mask_zero=True`.*not supported"),
+    (layers.Embedding, dict(input_dim=3, output_dim=2, weights=[np.zeros((3, 3))]), ValueError, r"`embeddings` has shape \(3, 2\).*\(3, 3\)"),
+    (layers.ZeroPadding2D, dict(padding=-1), ValueError, r"ZeroPadding2D.*`padding`.*non-negative.*Received: padding=-1"),
+    (layers.ZeroPadding2D, dict(padding=(1, 2, 3)), ValueError, r"`padding`.*Received: padding=\(1, 2, 3\)"),
+    (layers.Cropping2D, dict(cropping=((1, 2), (3,))), ValueError, r"Cropping2D.*`cropping`.*Received: cropping=\(\(1, 2\), \(3,\)\)"),
+    (layers.MaxPooling2D, dict(pool_size=0), ValueError, r"MaxPooling2D.*`pool_size`.*positive.*Received: pool_size=0"),
+    (layers.AveragePooling2D, dict(strides=(2, -1)), ValueError, r"AveragePooling2D.*`strides`.*Received: strides=\(2, -1\)"),
+    (layers.MaxPooling2D, dict(padding="full"), ValueError, r"`padding`.*Received: padding='full'"),
+    (layers.GlobalMaxPooling2D, dict(keepdims="yes"), ValueError, r"GlobalMaxPooling2D.*`keepdims`.*Received: keepdims='yes'"),
+    (layers.GlobalAveragePooling2D, dict(data_format="NCHW"), ValueError, r"`data_format`.*Received: data_format='NCHW'"),
+    (layers.LayerNormalization, dict(axis="last"), TypeError, r"LayerNormalization.*`axis`.*Received: axis='last'"),
+    (layers.LayerNormalization, dict(epsilon=0), ValueError, r"`epsilon`.*positive.*Received: epsilon=0"),
+    (layers.LayerNormalization, dict(rms_scaling=True), NotImplementedError, r"rms_scaling"),
+    (layers.GroupNormalization, dict(groups=0), ValueError, r"GroupNormalization.*`groups`.*-1.*Received: groups=0"),
+    (layers.InstanceNormalization, dict(groups=2), TypeError, r"InstanceNormalization.*`groups` is fixed"),
+    (layers.GaussianNoise, dict(stddev=-0.1), ValueError, r"GaussianNoise.*`stddev`.*between 0 and 1.*Received: stddev=-0.1"),
+    (layers.SpatialDropout2D, dict(rate=-0.5), ValueError, r"SpatialDropout2D.*`rate`.*Received: rate=-0.5"),
+    (layers.SpatialDropout2D, dict(rate=0.5, noise_shape=(1, 1)), TypeError, r"`noise_shape` is fixed"),
 ]
 
 
@@ -135,3 +155,58 @@ def test_sequential_add_rejects_non_layers_and_rolls_back_bad_layers():
     with pytest.raises(ValueError, match=r"rank 4"):
         m.add(layers.UpSampling2D())
     assert m.layers == []
+
+
+def test_new_layers_refuse_inputs_that_do_not_fit():
+    _raises(ValueError, r"Embedding layer 'e'.*\[0, 4\).*index 4", lambda: layers.Embedding(4, 2, name="e")(np.array([[1, 4]])))
+    _raises(ValueError, r"Embedding.*\[0, 4\).*index -1", lambda: layers.Embedding(4, 2)(np.array([-1, 0])))
+    _raises(ValueError, r"Embedding.*integer indices.*1.5", lambda: layers.Embedding(4, 2)(np.array([[1.0, 1.5]])))
+    _raises(TypeError, r"Embedding.*numeric", lambda: layers.Embedding(4, 2)(np.array(["a"])))
+    _raises(ValueError, r"MaxPooling2D.*zero or negative.*pool_size=\(3, 3\).*\(1, 2, 5, 1\)",
+            lambda: layers.MaxPooling2D(3)(np.zeros((1, 2, 5, 1))))
+    _raises(ValueError, r"AveragePooling2D.*rank 4", lambda: layers.AveragePooling2D()(np.zeros((1, 4, 4))))
+    _raises(ValueError, r"Cropping2D.*`cropping` must leave.*removes 4 of the 4.*axis 1",
+            lambda: layers.Cropping2D(((2, 2), (0, 0)))(np.zeros((1, 4, 5, 1))))
+    crop = layers.Cropping2D(1)
+    crop(np.zeros((1, 5, 5, 1)))
+    _raises(ValueError, r"Cropping2D.*`cropping` must leave", lambda: crop(np.zeros((1, 2, 5, 1))))
+    _raises(ValueError, r"GroupNormalization.*6 channels.*split evenly.*groups=4",
+            lambda: layers.GroupNormalization(4)(np.zeros((1, 3, 6))))
+    _raises(ValueError, r"GroupNormalization.*split evenly.*groups=8", lambda: layers.GroupNormalization(8)(np.zeros((1, 3, 6))))
+    _raises(ValueError, r"LayerNormalization.*non-batch axis.*axis=3", lambda: layers.LayerNormalization(axis=3)(np.zeros((2, 3, 4))))
+    _raises(ValueError, r"LayerNormalization.*non-batch axis.*axis=0", lambda: layers.LayerNormalization(axis=0)(np.zeros((2, 3))))
+    _raises(ValueError, r"LayerNormalization.*same axis twice", lambda: layers.LayerNormalization(axis=[1, -1])(np.zeros((2, 3))))
+    ln = layers.LayerNormalization()
+    ln(np.zeros((2, 3)))
+    _raises(ValueError, r"LayerNormalization.*\[3\].*\(2, 4\)", lambda: ln(np.zeros((2, 4))))
+    _raises(ValueError, r"GlobalAveragePooling2D.*rank 4", lambda: layers.GlobalAveragePooling2D()(np.zeros((2, 3))))
+
+
+def test_integer_inputs_refuse_fractions_and_float_layers_refuse_integer_dtypes():
+    i = layers.Input((2,), dtype="int32")
+    m = Model(i, layers.Embedding(5, 2)(i))
+    with pytest.raises(TypeError, match=r"InputLayer.*integers \(dtype int32\).*non-integer"):
+        m.predict(np.array([[0.5, 1.0]]), verbose=0)
+    with pytest.raises(ValueError, match=r"Dense.*`dtype` must be a floating type.*Received: dtype='int32'"):
+        layers.Dense(2, dtype="int32")
+    with pytest.raises(ValueError, match=r"InputLayer.*floating or integer type.*Received: dtype='str'"):
+        layers.Input((2,), dtype="str")
+
+
+@pytest.mark.parametrize("name", ["Conv3D", "LSTM", "Bidirectional", "SeparableConv2D", "PReLU", "Conv1D"])
+def test_keras_layers_we_do_not_have_are_named_as_not_supported(name):
+    import upsampling.layers as module
+    with pytest.raises(NotImplementedError, match=rf"^{name} is not supported by upsampling$"):
+        getattr(module, name)
+    with pytest.raises(NotImplementedError, match=rf"{name} is not supported by upsampling"):
+        exec(f"from upsampling.layers import {name}", {})
+    with pytest.raises(AttributeError, match=r"no attribute 'NoSuchLayer'"):
+        module.NoSuchLayer
+
+
+def test_the_list_of_keras_layer_names_is_keras_own():
+    keras = pytest.importorskip("keras")
+    import upsampling.layers as module
+    theirs = {n for n in dir(keras.layers) if n[:1].isupper()}
+    assert theirs <= module.KERAS_LAYER_NAMES
+    assert {n for n in module.KERAS_LAYER_NAMES if n[:1].isupper()} <= theirs

@@ -52,6 +52,20 @@ LAYER_CASES = [
     ("activation_gelu", lambda: layers.Activation("gelu", **F64), (3, 5)),
     ("activation_selu", lambda: layers.Activation("selu", **F64), (3, 5)),
     ("activation_swish", lambda: layers.Activation("swish", **F64), (3, 5)),
+    ("max_pool_same_s2", lambda: layers.MaxPooling2D(3, 2, padding="same", **F64), (2, 5, 4, 2)),
+    ("max_pool_overlap_cf", lambda: layers.MaxPooling2D((2, 3), (1, 2), data_format="channels_first", **F64), (1, 2, 4, 5)),
+    ("avg_pool_same_uneven", lambda: layers.AveragePooling2D(2, 1, padding="same", **F64), (2, 3, 4, 2)),
+    ("avg_pool_valid_cf", lambda: layers.AveragePooling2D(2, data_format="channels_first", **F64), (1, 2, 5, 4)),
+    ("global_avg_pool", lambda: layers.GlobalAveragePooling2D(**F64), (2, 3, 4, 2)),
+    ("global_max_pool_keepdims_cf", lambda: layers.GlobalMaxPooling2D(data_format="channels_first", keepdims=True, **F64), (2, 2, 3, 4)),
+    ("zero_padding", lambda: layers.ZeroPadding2D(((1, 0), (2, 1)), **F64), (2, 2, 3, 2)),
+    ("cropping_cf", lambda: layers.Cropping2D(((1, 0), (0, 2)), data_format="channels_first", **F64), (1, 2, 3, 4)),
+    ("layer_norm", lambda: layers.LayerNormalization(gamma_initializer="random_normal", beta_initializer="random_normal", **F64), (2, 3, 4)),
+    ("layer_norm_axes", lambda: layers.LayerNormalization(axis=[1, 3], gamma_initializer="random_normal", **F64), (2, 3, 2, 4)),
+    ("group_norm", lambda: layers.GroupNormalization(2, gamma_initializer="random_normal", beta_initializer="random_normal", **F64), (2, 3, 2, 4)),
+    ("group_norm_cf", lambda: layers.GroupNormalization(3, axis=1, epsilon=0.1, gamma_initializer="random_normal", **F64), (2, 6, 2, 2)),
+    ("instance_norm", lambda: layers.InstanceNormalization(gamma_initializer="random_normal", beta_initializer="random_normal", **F64), (2, 3, 3, 2)),
+    ("instance_norm_whole_sample", lambda: layers.InstanceNormalization(axis=None, gamma_initializer="random_normal", **F64), (2, 3, 2, 2)),
 ]
 
 
@@ -155,3 +169,41 @@ def test_value_and_grad_gives_the_loss_and_every_gradient_of_a_model():
     assert_grad_close(dx, numeric_grad(f, x), what="input")
     for var in model.trainable_weights:
         assert_grad_close(grads.get(var), numeric_grad(f, var.value), what=var.path)
+
+
+def test_embedding_table_gradient_against_finite_differences():
+    layer = layers.Embedding(5, 3, embeddings_initializer="random_normal", **F64)
+    idx = np.array([[0, 3, 3], [4, 0, 3]])  # repeated rows add up; rows 1 and 2 get nothing
+    y, backward = layer.forward(idx)
+    r = rng.standard_normal(y.shape)
+    grads = Gradients()
+    dx = backward(r, grads)
+    numeric = numeric_grad(lambda: float(np.sum(layer.forward(idx)[0] * r)), layer.embeddings.value)
+    assert_grad_close(grads.get(layer.embeddings), numeric, what="embeddings")
+    assert not numeric[1:3].any() and dx.shape == idx.shape and not dx.any()
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_spatial_dropout_drops_whole_feature_maps_and_scales_the_rest(data_format):
+    layer = layers.SpatialDropout2D(0.25, data_format=data_format, seed=3, **F64)
+    x = rng.uniform(1, 2, (64, 3, 4, 8) if data_format == "channels_last" else (64, 8, 3, 4))
+    y, backward = layer.forward(x, training=True)
+    spatial = (1, 2) if data_format == "channels_last" else (2, 3)
+    kept = (y != 0).all(axis=spatial)  # (N, C): a map is kept or dropped as a whole
+    np.testing.assert_array_equal(kept, (y != 0).any(axis=spatial))
+    assert 0.6 < kept.mean() < 0.9  # about 1 - rate of the 512 maps
+    np.testing.assert_allclose(y[y != 0], (x / 0.75)[y != 0])
+    dx = backward(np.ones_like(y), Gradients())
+    np.testing.assert_array_equal(dx, (y != 0) / 0.75)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+
+
+def test_gaussian_noise_only_in_training_with_the_given_spread():
+    layer = layers.GaussianNoise(0.3, seed=2, **F64)
+    x = rng.standard_normal((200, 50))
+    y, backward = layer.forward(x, training=True)
+    noise = y - x
+    assert abs(noise.std() - 0.3) < 0.01 and abs(noise.mean()) < 0.01
+    np.testing.assert_array_equal(backward(x, Gradients()), x)  # d(x + noise)/dx = 1
+    np.testing.assert_array_equal(layer(x), x)
+    assert not np.array_equal(layer(x, training=True), y)  # a fresh draw per call

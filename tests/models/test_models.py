@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from tests.layers.test_new_layers_in_models import SUMMARY_MODELS as NEW_LAYER_MODELS
 from upsampling import layers
 from upsampling.layers.base import clear_session
 from upsampling.models import Model, Sequential
@@ -42,6 +43,7 @@ SEED_MODELS = {
                                                                         name="a_rather_long_transpose_layer_name_here"),
                                         L.BatchNormalization(), L.UpSampling2D()]),
 }
+SEED_MODELS.update(NEW_LAYER_MODELS)  # padding, pooling, normalization, noise and Embedding layers
 
 
 @pytest.mark.parametrize("name", list(SEED_MODELS))

@@ -36,16 +36,22 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
-def standardize_dtype(dtype, owner: str) -> str:
+FLOAT_DTYPES = ("float16", "float32", "float64")
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def standardize_dtype(dtype, owner: str, integer: bool = False) -> str:
+    """The dtype's name; floating types only, or integer ones too (model inputs that feed Embedding)."""
     if dtype is None:
         return "float32"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = None
-    if name not in ("float16", "float32", "float64"):
-        raise ValueError(f"{owner}: `dtype` must be a floating type (float16, float32, float64). "
-                         f"Received: dtype={dtype!r}")
+    allowed = FLOAT_DTYPES + (INT_DTYPES if integer else ())
+    if name not in allowed:
+        kind = "a floating or integer type" if integer else "a floating type"
+        raise ValueError(f"{owner}: `dtype` must be {kind} ({', '.join(allowed)}). Received: dtype={dtype!r}")
     return name
 
 
@@ -100,6 +106,7 @@ class Layer:
     # Rank of the input including the batch axis (None: any rank >= min_ndim).
     input_ndim: int | None = None
     min_ndim: int = 2
+    _integer_dtype = False  # whether `dtype` may be an integer type (InputLayer)
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, batch_size=None, input_dim=None, **kwargs):
@@ -109,7 +116,7 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{cls}: `name` must be a non-empty string. Received: name={name!r}")
         self.name = name or unique_name(to_snake_case(cls))
-        self.dtype = standardize_dtype(dtype, self._owner)
+        self.dtype = standardize_dtype(dtype, self._owner, integer=self._integer_dtype)
         self._trainable = bool(trainable)
         self._variables: list[Variable] = []
         self.built = False
@@ -346,6 +353,10 @@ class Layer:
                             f"{arr.dtype}.")
         if np.iscomplexobj(arr):
             raise TypeError(f"{self._owner}: the input must be real. Received an array of dtype {arr.dtype}.")
+        if cast and np.issubdtype(self.dtype, np.integer) and not np.issubdtype(arr.dtype, np.integer):
+            if not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+                raise TypeError(f"{self._owner}: the input must hold integers (dtype {self.dtype}). "
+                                f"Received an array of {arr.dtype} with non-integer values.")
         return arr.astype(self.dtype, copy=False) if cast else arr
 
     def forward(self, x, training: bool = False):
@@ -420,7 +431,9 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Marks a model input; `Input(...)` returns its symbolic output tensor."""
+    """Marks a model input; `Input(...)` returns its symbolic output tensor (integer dtypes allowed)."""
+
+    _integer_dtype = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
                  input_shape=None, **kwargs):

@@ -1,4 +1,4 @@
-"""Dense, Activation, Dropout, Reshape and Flatten."""
+"""Dense, Embedding, Activation, Dropout, Reshape and Flatten."""
 from __future__ import annotations
 
 import numbers
@@ -103,6 +103,87 @@ class Dense(Layer):
 
 
 WEIGHT_OPTIONS = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
+
+
+class Embedding(Layer):
+    """Row lookup in a trainable table `embeddings` of shape (input_dim, output_dim).
+
+    Integer inputs of any shape (N, ...) -> (N, ..., output_dim). Float inputs holding whole
+    numbers (a label fed through a float `Input`, as many Keras scripts do) are accepted; other
+    values and indices outside [0, input_dim) are refused by name. The gradient reaches the rows
+    that were looked up (summed over repeats); the integer input gets a zero gradient.
+    Keras 2's `input_length=n` declares the input shape (None, n); `weights=[table]` sets the table.
+    """
+
+    min_ndim = 1
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None,
+                 activity_regularizer=None, **kwargs):
+        input_length = kwargs.pop("input_length", None)
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        self.input_dim = check_positive_int(input_dim, "input_dim", self._owner)
+        self.output_dim = check_positive_int(output_dim, "output_dim", self._owner)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        check_unsupported(self._owner, activity_regularizer=activity_regularizer, lora_rank=lora_rank)
+        if mask_zero:
+            raise NotImplementedError(f"{self._owner}: `mask_zero=True` is not supported by upsampling (it "
+                                      f"has no masking). Received: mask_zero={mask_zero!r}")
+        self.mask_zero = False
+        weight_options(self, embeddings_regularizer=embeddings_regularizer,
+                       embeddings_constraint=embeddings_constraint)
+        self.embeddings = None
+        if weights is not None:  # the table exists at once; the layer is built on its first input
+            self.build(None)
+            self.set_weights(list(weights) if isinstance(weights, (list, tuple)) else [weights])
+
+    def build(self, input_shape):
+        if self.embeddings is None:  # the table's shape does not depend on the input
+            self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                              self.embeddings_initializer, regularizer=self.embeddings_regularizer,
+                                              constraint=self.embeddings_constraint)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _indices(self, x) -> np.ndarray:
+        arr = self._convert(x, cast=False)
+        if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
+            whole = np.isfinite(arr) & (arr == np.round(arr))
+            if not whole.all():
+                raise self._error(f"the input must hold integer indices. Received the value "
+                                  f"{arr[~whole].flat[0]!r} in an array of {arr.dtype}.")
+        idx = arr.astype(np.intp, copy=False)
+        bad = (idx < 0) | (idx >= self.input_dim)
+        if bad.any():
+            raise self._error(f"every index must be in [0, input_dim) = [0, {self.input_dim}). Received the "
+                              f"index {idx[bad].flat[0]}.")
+        return idx
+
+    def forward(self, x, training: bool = False):
+        idx = self._indices(x)
+        self._maybe_build(idx.shape)
+        return self.call_forward(idx, training)
+
+    def call_forward(self, idx, training):
+        table = self.embeddings.value
+        y = table[idx]  # (N, ...) -> (N, ..., output_dim)
+
+        def backward(dy, grads):
+            dtable = np.zeros(table.shape, dy.dtype)
+            np.add.at(dtable, idx.reshape(-1), dy.reshape(-1, table.shape[1]))  # repeats add up
+            grads.add(self.embeddings, dtable)
+            return np.zeros(idx.shape, dy.dtype)
+
+        return y, backward
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "mask_zero": self.mask_zero,
+                **weight_options_config(self, ("embeddings_regularizer", "embeddings_constraint"))}
 
 
 class Activation(Layer):
