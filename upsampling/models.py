@@ -100,18 +100,34 @@ class Model(Trainer, Layer):
     # -------------------------------------------------------------------------- structure
     @property
     def layers(self) -> list:
-        out, seen = [], set()
-        for t in self.inputs:
-            layer = t.node.layer
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                out.append(layer)
-        for t in self._nodes:
-            layer = t.node.layer
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                out.append(layer)
-        return out
+        """The layers in Keras's order (which is also the order of `weights`): deepest first, where a
+        layer's depth is its longest path to an output, ties in the order a depth-first walk from the
+        outputs (following each call's inputs in order) first meets them."""
+        first_met, node_depth = {}, {}
+        input_ids = {id(t) for t in self.inputs}
+
+        def walk(tensor):
+            node = tensor.node
+            first_met.setdefault(id(node.layer), (len(first_met), node.layer))
+            if id(tensor) in input_ids:
+                return
+            for t in node.inputs:
+                walk(t)
+
+        for t in self.outputs:
+            walk(t)
+        for node in reversed(self._node_list):  # consumers before producers
+            depth = node_depth.setdefault(id(node), 0)
+            for t in node.inputs:
+                node_depth[id(t.node)] = max(node_depth.get(id(t.node), 0), depth + 1)
+        layer_depth = {}
+        for node in self._node_list + [t.node for t in self.inputs]:
+            key = id(node.layer)
+            layer_depth[key] = max(layer_depth.get(key, 0), node_depth.get(id(node), 0))
+        for t in self.inputs:  # an input nothing uses still shows
+            first_met.setdefault(id(t.node.layer), (len(first_met), t.node.layer))
+        order = sorted(first_met.items(), key=lambda kv: (-layer_depth.get(kv[0], 0), kv[1][0]))
+        return [layer for _, (_, layer) in order]
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -200,14 +216,21 @@ class Model(Trainer, Layer):
         xs = self._input_list(x)
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} inputs, received {len(xs)}.")
-        values, backs = {}, []
+        values, backs, given_shapes = {}, [], []
         for t, value in zip(self.inputs, xs):
             arr = t.node.layer._convert(value)  # the InputLayer's dtype
+            given_shapes.append(arr.shape)
+            # Keras's rank adjustment: a missing or extra trailing unit axis is added or removed
+            if arr.ndim == len(t.shape) - 1 and t.shape[-1] == 1:
+                arr = arr[..., None]
+            elif arr.ndim == len(t.shape) + 1 and arr.shape[-1] == 1:
+                arr = arr[..., 0]
             self._check_input_shape(arr.shape, t.shape)
             values[id(t)] = arr
         for node in self._node_list:
             args = [values[id(i)] for i in node.inputs]
-            y, back = node.layer.forward(args if node.as_list else args[0], training)
+            y, back = node.layer.forward(args if node.as_list else args[0],
+                                         training if node.training is None else node.training)
             for t, value in zip(node.outputs, y if len(node.outputs) > 1 else [y]):
                 values[id(t)] = value
             backs.append((node, back))
@@ -229,7 +252,8 @@ class Model(Trainer, Layer):
                 for i, g in zip(node.inputs, dxs):
                     if g is not None:
                         cot[id(i)] = cot[id(i)] + g if id(i) in cot else g
-            dins = [cot.get(id(t)) for t in self.inputs]
+            dins = [None if cot.get(id(t)) is None else np.reshape(cot[id(t)], shape)
+                    for t, shape in zip(self.inputs, given_shapes)]
             return dins[0] if self._single_input else dins
 
         return (outs[0] if self._single_output else outs), backward
@@ -241,7 +265,7 @@ class Model(Trainer, Layer):
             batch = items[0].shape[0]
             outs = [KerasTensor((batch,) + tuple(o.shape[1:]), dtype=o.dtype, name=self.name)
                     for o in self.outputs]
-            node = Node(self, items, as_list=not self._single_input)
+            node = Node(self, items, as_list=not self._single_input, training=training)
             for k, t in enumerate(outs):
                 t.node, t.index = node, k
             node.outputs = outs
@@ -443,6 +467,6 @@ class Sequential(Model):
         if isinstance(inputs, KerasTensor):
             self._maybe_build(inputs.shape)
             return KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.dtype,
-                               node=Node(self, [inputs]), name=self.name)
-        return self.forward(inputs, bool(training))[0]
+                               node=Node(self, [inputs], training=training), name=self.name)
+        return Layer.__call__(self, inputs, training)
 

@@ -53,7 +53,7 @@ def model_config(model) -> dict:
     nodes = []
     for node in model._node_list:
         nodes.append({"layer": node.layer.name, "inputs": [tensor_ids[id(i)] for i in node.inputs],
-                      "as_list": node.as_list, "outputs": len(node.outputs)})
+                      "as_list": node.as_list, "outputs": len(node.outputs), "training": node.training})
         for t in node.outputs:  # a nested model may make several tensors in one call
             tensor_ids[id(t)] = len(tensor_ids)
     return {"class_name": "Functional", "config": {
@@ -96,7 +96,8 @@ def model_from_config(config: dict, custom_objects: dict | None = None):
         next_id = len(tensors)
         for node in cfg["nodes"]:
             args = [tensors[i] for i in node["inputs"]]
-            out = by_name[node["layer"]](args if node.get("as_list", len(args) > 1) else args[0])
+            out = by_name[node["layer"]](args if node.get("as_list", len(args) > 1) else args[0],
+                                         training=node.get("training"))
             for t in (out if node.get("outputs", 1) > 1 else [out]):
                 tensors[next_id] = t
                 next_id += 1

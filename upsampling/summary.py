@@ -165,7 +165,8 @@ def format_summary(model, line_length=None, positions=None) -> list:
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     params = sum(int(np.prod(v.shape)) for v in model.weights)
     optimizer = getattr(model, "optimizer", None)
-    opt_count = sum(int(np.prod(np.shape(v))) for v in (getattr(optimizer, "variables", None) or []))
+    opt_vars = (getattr(optimizer, "variables", None) or []) if getattr(optimizer, "built", False) else []
+    opt_count = sum(int(np.prod(np.shape(v))) for v in opt_vars)
     total = params + opt_count  # Keras counts optimizer state in the total once it exists
     itemsize = np.dtype(model.dtype).itemsize
     lines.append(f" Total params: {total:,} ({_size(total, itemsize)})")

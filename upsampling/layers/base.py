@@ -78,11 +78,13 @@ class KerasTensor:
 class Node:
     """One call of a layer in a functional graph."""
 
-    def __init__(self, layer, inputs: list, as_list: bool = False):
+    def __init__(self, layer, inputs: list, as_list: bool = False, training=None):
         self.layer = layer
         self.inputs = inputs  # list of KerasTensor
         self.outputs: list = []  # the KerasTensors it made
         self.as_list = as_list or len(inputs) != 1  # the layer was called on a list of tensors
+        # `layer(x, training=True)` in a functional graph: that mode always, whatever the model runs in
+        self.training = None if training is None else bool(training)
 
 
 def _is_shape_list(shape) -> bool:
@@ -392,7 +394,7 @@ class Layer:
             shapes = [t.shape for t in items]
             self._maybe_build(shapes if as_list else shapes[0])
             out = self.compute_output_shape(shapes if as_list else shapes[0])
-            node = Node(self, items, as_list=as_list)
+            node = Node(self, items, as_list=as_list, training=training)
             if _is_shape_list(out):
                 raise NotImplementedError(f"{self._owner}: layers with several outputs are not "
                                           f"supported in functional models.")
