@@ -98,3 +98,32 @@ def constant(value, dtype=None, shape=None):
     import numpy as np
     value = np.asarray(value, dtype=dtype or floatx())
     return np.broadcast_to(value, shape).copy() if shape is not None else value
+
+
+def image_data_format() -> str:
+    """Layers default to ``"channels_last"``, as Keras."""
+    return "channels_last"
+
+
+def get_value(x):
+    """The value of a weight (or array) as a NumPy array."""
+    return _ops.convert_to_numpy(x.value if hasattr(x, "assign") else x)
+
+
+def set_value(x, value) -> None:
+    """Overwrite a weight's value in place (`K.set_value(model.optimizer.learning_rate, ...)` style)."""
+    if not hasattr(x, "assign"):
+        raise TypeError(f"set_value needs a weight (a Variable). Received: {type(x).__name__}")
+    x.assign(value)
+
+
+from upsampling.keras_names import unsupported as _unsupported  # noqa: E402
+
+# Keras 2 `keras.backend` names not implemented here (graph-mode and TensorFlow-session machinery)
+__getattr__ = _unsupported(__name__, """
+batch_get_value batch_set_value bias_add conv2d conv2d_transpose count_params ctc_batch_cost eval eye foldl
+function gather get_session gradients in_train_phase is_keras_tensor learning_phase map_fn moving_average_update
+name_scope one_hot permute_dimensions placeholder pool2d random_binomial random_normal random_uniform
+repeat_elements resize_images rnn set_floatx set_image_data_format set_learning_phase set_session switch tile
+update update_add variable
+""")

@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 
 from upsampling.ops import losses as K
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = [
     "Loss",
@@ -498,6 +499,8 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str):
         cls = _NAMES.get(_key(identifier))
+        if cls is None and (identifier in __getattr__.names or identifier in ("kld", "msle", "mape", "logcosh")):
+            raise NotImplementedError(f"The Keras loss {identifier!r} is not supported by upsampling.")
         if cls is None:
             known = set(_CLASSES) | {f.__name__ for f in _FUNCTION_TO_CLASS} | {"mse", "mae", "bce"}
             raise ValueError(
@@ -532,3 +535,14 @@ def deserialize(config: dict, custom_objects=None):
     if cls is None:
         raise ValueError(f"Could not interpret loss identifier: unknown class_name {name!r}")
     return cls.from_config(config.get("config", {}))
+
+
+# Keras 3 `keras.losses` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+BinaryFocalCrossentropy CTC CategoricalFocalCrossentropy CategoricalGeneralizedCrossEntropy
+CategoricalHinge Circle CosineSimilarity Dice Huber KLDivergence LogCosh MeanAbsolutePercentageError
+MeanSquaredLogarithmicError Poisson SquaredHinge Tversky binary_focal_crossentropy
+categorical_focal_crossentropy categorical_generalized_cross_entropy categorical_hinge circle
+cosine_similarity ctc dice huber kl_divergence log_cosh mean_absolute_percentage_error
+mean_squared_logarithmic_error poisson squared_hinge tversky
+""")

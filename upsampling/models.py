@@ -354,6 +354,7 @@ class Sequential(Model):
         if self.built:
             try:
                 layer._maybe_build(self._output_shape_of(self.input_shape_, self._layers[:-1]))
+                self.outputs
             except Exception:
                 self._layers.pop()
                 raise
@@ -378,6 +379,7 @@ class Sequential(Model):
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=self.input_shape_, name=unique_name("input_layer"))
         self.built = True
+        self.outputs  # the symbolic graph, so that `model.layers[i].output` exists as in Keras
 
     def build(self, input_shape=None):
         if input_shape is None:

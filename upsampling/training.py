@@ -89,7 +89,10 @@ class Trainer:
         multi = len(names) > 1
         if isinstance(loss, dict) and not multi and loss:
             loss = _per_output(loss, names, "loss", self.name)[0]
-        if isinstance(loss, (list, tuple)) and not multi and len(loss) == 1:
+        if isinstance(loss, (list, tuple)) and not multi:
+            if len(loss) != 1:
+                raise ValueError(f"Model '{self.name}' has one output: `loss` must be one loss (or a list of "
+                                 f"one). Received {len(loss)} losses: loss={loss!r}")
             loss = loss[0]
         specs = _per_output(loss, names, "loss", self.name) if multi else [loss]
         self._output_losses = [None if l is None else losses.get(l) for l in specs]
@@ -230,6 +233,11 @@ class Trainer:
                                f"calling `{what}()`.")
 
     @property
+    def metrics(self) -> list:
+        """The compiled metric objects (Keras also lists its loss trackers here)."""
+        return list(self._metrics)
+
+    @property
     def metrics_names(self) -> list:
         # Keras 3's list order: with several outputs the metrics come sorted by name (its
         # `_flatten_metrics_in_order` finds no compiled name among the prefixed keys).
@@ -363,7 +371,7 @@ class Trainer:
         targets = self._targets(y)
         sizes = {"x": _num_samples(x), "y": _num_samples([t for t in targets if t is not None])}
         if sample_weight is not None:
-            sizes["sample_weight"] = _num_samples(sample_weight)
+            sizes["sample_weight"] = _num_samples(np.asarray(sample_weight))
         if len(set(sizes.values())) > 1:
             raise ValueError(f"Model '{self.name}': `{what}` needs the same number of samples in "
                              + ", ".join(sizes) + ". Received: "

@@ -398,12 +398,37 @@ class Layer:
             if _is_shape_list(out):
                 raise NotImplementedError(f"{self._owner}: layers with several outputs are not "
                                           f"supported in functional models.")
-            return KerasTensor(out, dtype=self.dtype, node=node, name=self.name)
+            tensor = KerasTensor(out, dtype=self.dtype, node=node, name=self.name)
+            self._first_node = getattr(self, "_first_node", None) or node
+            return tensor
         if any(isinstance(t, Tensor) for t in items):  # inside a traced call: record this call
             tape = current_tape()
             x = items if as_list else items[0]
             return tape.record_layer(self, x, bool(tape.training if training is None else training))
         return self.forward(inputs, bool(training))[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a model (a list for several)."""
+        node = self._called_node("input")
+        return node.inputs if node.as_list else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call in a model (`model.layers[-2].output`)."""
+        node = self._called_node("output")
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def _called_node(self, what: str):
+        node = getattr(self, "_first_node", None)
+        if node is None:
+            raise AttributeError(f"{self._owner} has no symbolic {what}: it has not been called on a symbolic "
+                                 f"tensor (from `Input`) yet.")
+        return node
+
+    def add_loss(self, loss):
+        raise NotImplementedError(f"{self._owner}: `add_loss` is not supported by upsampling; compile the "
+                                  f"model with a loss function (several outputs may each have one).")
 
     @property
     def output_shape(self) -> tuple:
@@ -451,7 +476,12 @@ class InputLayer(Layer):
         self._batch_input_shape = full
         self.input_shape_ = full
         self.built = True
-        self.output = KerasTensor(full, dtype=self.dtype, node=Node(self, []), name=self.name)
+        self._first_node = Node(self, [])
+        KerasTensor(full, dtype=self.dtype, node=self._first_node, name=self.name)  # becomes `self.output`
+
+    @property
+    def input(self):
+        return self.output
 
     def call_forward(self, x, training):
         return x, lambda dy, grads: dy

@@ -12,6 +12,7 @@ import numpy as np
 
 from upsampling.autograd import Tensor, apply
 from upsampling.ops import math as _m
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = [
     "abs", "absolute", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "clip",
@@ -300,3 +301,33 @@ def convert_to_tensor(x, dtype=None):
 def convert_to_numpy(x):
     return np.array(_value(x))
 
+
+
+# Keras 3 `keras.ops` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+adaptive_average_pool adaptive_max_pool allclose amax amin angle append arange arccos arccosh arcsin
+arcsinh arctan arctan2 arctanh argpartition argsort array array_split associative_scan average
+average_pool bartlett batch_normalization bincount bitwise_and bitwise_invert bitwise_left_shift
+bitwise_not bitwise_or bitwise_right_shift bitwise_xor blackman categorical_crossentropy cbrt cdist
+celu cholesky cholesky_inverse cond conj conjugate conv conv_transpose copy corrcoef correlate cosh
+count_nonzero cross ctc_decode ctc_loss cumprod cumsum custom_gradient deg2rad depth_to_space
+depthwise_conv det diag diagflat diagonal diff digitize divide_no_nan dot_product_attention dsplit
+dstack dtype eig eigh einsum elu empty empty_like erf erfc erfinv exp2 extract_sequences eye fabs
+fft fft2 flip fliplr flipud floor_divide fmax fmin fmod fold fori_loop full full_like gcd gelu
+geomspace get_item glu hamming hanning hard_shrink hard_sigmoid hard_silu hard_swish hard_tanh
+heaviside histogram hsplit hstack hypot i0 identity ifft2 imag in_top_k inner inv irfft is_tensor
+isclose isfinite isin isinf isnan isneginf isposinf isreal istft jvp kaiser kron layer_normalization
+lcm ldexp leaky_relu left_shift linspace log10 log2 log_sigmoid logaddexp logaddexp2 logdet
+logical_and logical_not logical_or logical_xor logspace lstsq lu_factor map matrix_rank max_pool
+median meshgrid mod moments moveaxis multi_hot nan_to_num nanargmax nanargmin nancumprod nancumsum
+nanmax nanmean nanmedian nanmin nanpercentile nanprod nanquantile nanstd nansum nanvar ndim
+nextafter nonzero norm normalize one_hot outer pad percentile pinv polar prod psnr ptp qr quantile
+rad2deg ravel real rearrange reciprocal relu6 repeat rfft right_shift rms_normalization roll rot90
+rsqrt saturate_cast scan scatter scatter_update searchsorted segment_max segment_min segment_prod
+segment_sum select selu separable_conv signbit silu sinc sinh size slice slice_update slogdet
+soft_shrink softsign solve solve_triangular sort space_to_depth sparse_categorical_crossentropy
+sparse_plus sparse_sigmoid sparsemax split squareplus stft svd swapaxes swish switch take_along_axis
+tan tanh_shrink tensordot threshold tile top_k trace trapezoid tri tril triu trunc unfold unique
+unravel_index unstack vander vdot vectorize vectorized_map view view_as_complex view_as_real vsplit
+vstack while_loop
+""")
