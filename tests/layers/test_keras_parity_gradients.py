@@ -107,6 +107,32 @@ def test_instance_normalization_is_keras_group_normalization_with_one_channel_pe
     compare_layer_and_gradients(layers.InstanceNormalization, theirs, kw, x, atol=2e-5)
 
 
+def test_whole_sample_instance_normalization_is_keras_layer_normalization_with_constant_weights():
+    """keras-contrib's axis=None: one scalar gamma/beta; equal to LayerNormalization over every non-batch
+    axis whose gamma/beta are filled with those scalars, and its weight gradients are their sums."""
+    import torch
+    k = keras()
+    x = (2 * rng.standard_normal((3, 4, 5, 2)) + 1).astype(np.float32)
+    g, b = np.float32(1.7), np.float32(-0.4)
+    klayer = k.layers.LayerNormalization(axis=[1, 2, 3])
+    kmodel = k.Sequential([k.Input(x.shape[1:]), klayer])
+    kmodel.set_weights([np.full(x.shape[1:], g), np.full(x.shape[1:], b)])
+    xt = torch.tensor(x, requires_grad=True)
+    yt = kmodel(xt)
+    r = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+    (yt * torch.tensor(r)).sum().backward()
+    ours = layers.InstanceNormalization(axis=None)
+    ours(x)
+    ours.set_weights([np.array([g]), np.array([b])])
+    from upsampling.autograd import Gradients
+    y, backward = ours.forward(x)
+    grads = Gradients()
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=2e-5)
+    np.testing.assert_allclose(backward(r, grads), xt.grad.numpy(), atol=2e-5)
+    np.testing.assert_allclose(grads.get(ours.gamma), [klayer.gamma.value.grad.sum().item()], rtol=1e-4)
+    np.testing.assert_allclose(grads.get(ours.beta), [klayer.beta.value.grad.sum().item()], rtol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64", "float32"])
 @pytest.mark.parametrize("shape", [(6,), (4, 3), (2, 3, 2)])
 def test_embedding_matches_keras_and_its_table_gradient(shape, dtype):

@@ -12,16 +12,14 @@ from upsampling.layers.merging import (Add, Average, Concatenate, Maximum, Minim
                                        average, concatenate, maximum, minimum, multiply, subtract)
 from upsampling.layers.normalization import (BatchNormalization, GroupNormalization, InstanceNormalization,
                                              LayerNormalization)
-from upsampling.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
-                                       MaxPooling2D)
+from upsampling.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
+                                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from upsampling.layers.regularization import GaussianNoise, SpatialDropout2D
 from upsampling.layers.reshaping import Cropping2D, ZeroPadding2D
 from upsampling.layers.upsampling import UpSampling2D
 
 Convolution2D = Conv2D
 Convolution2DTranspose = Deconvolution2D = Deconv2D = Conv2DTranspose
-MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
-GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
 
 __all__ = ["Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Conv2DTranspose", "Cropping2D",
            "Dense", "Dropout", "Embedding", "Flatten", "GaussianNoise", "GlobalAveragePooling2D",

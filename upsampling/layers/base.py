@@ -36,6 +36,11 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+def whole_numbers(arr: np.ndarray) -> np.ndarray:
+    """Elementwise: finite and integral (what may be read as an integer index or label)."""
+    return np.isfinite(arr) & (arr == np.round(arr))
+
+
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
@@ -356,7 +361,7 @@ class Layer:
         if np.iscomplexobj(arr):
             raise TypeError(f"{self._owner}: the input must be real. Received an array of dtype {arr.dtype}.")
         if cast and np.issubdtype(self.dtype, np.integer) and not np.issubdtype(arr.dtype, np.integer):
-            if not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            if not whole_numbers(arr).all():
                 raise TypeError(f"{self._owner}: the input must hold integers (dtype {self.dtype}). "
                                 f"Received an array of {arr.dtype} with non-integer values.")
         return arr.astype(self.dtype, copy=False) if cast else arr

@@ -8,7 +8,7 @@ import numpy as np
 from upsampling import activations as _activations
 from upsampling import constraints, initializers, regularizers
 from upsampling import random as urandom
-from upsampling.layers.base import Layer
+from upsampling.layers.base import Layer, whole_numbers
 from upsampling.ops.dense import dense, dense_backward
 
 
@@ -151,10 +151,10 @@ class Embedding(Layer):
     def _indices(self, x) -> np.ndarray:
         arr = self._convert(x, cast=False)
         if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
-            whole = np.isfinite(arr) & (arr == np.round(arr))
+            whole = whole_numbers(arr)
             if not whole.all():
                 raise self._error(f"the input must hold integer indices. Received the value "
-                                  f"{arr[~whole].flat[0]!r} in an array of {arr.dtype}.")
+                                  f"{float(arr[~whole].flat[0])} in an array of {arr.dtype}.")
         idx = arr.astype(np.intp, copy=False)
         bad = (idx < 0) | (idx >= self.input_dim)
         if bad.any():
