@@ -75,3 +75,21 @@ def assert_losses_equal(ours, theirs, tol=1e-5):
     ours, theirs = np.atleast_1d(np.asarray(ours, float)), np.atleast_1d(np.asarray(theirs, float))
     assert ours.shape == theirs.shape, (ours, theirs)
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+
+
+def script_functions(module) -> dict:
+    """The script's model builders by name (the form `keras_example` returns)."""
+    return {k: getattr(module, k) for k in ("define_discriminator", "define_generator", "define_gan")}
+
+
+def build_labelled_gan(f, latent_dim=100):
+    """(discriminator, generator, composite) of a class-conditional script (cGAN, AC-GAN)."""
+    d_model = f["define_discriminator"]()
+    g_model = f["define_generator"](latent_dim)
+    return d_model, g_model, f["define_gan"](g_model, d_model)
+
+
+def labelled_images(n=16, seed=0):
+    """[images in [-1, 1] of shape (n, 28, 28, 1), class labels 0-9]: Fashion-MNIST's form."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, (n, 28, 28, 1)).astype("float32"), rng.integers(0, 10, n)]

@@ -2,25 +2,11 @@
 import numpy as np
 import pytest
 
-from tests.example_support import (assert_losses_equal, build_both, keras_example, load_example, summary_text,
-                                   without_dropout)
+from tests.example_support import (assert_losses_equal, build_both, build_labelled_gan, keras_example,
+                                   labelled_images, load_example, script_functions, summary_text, without_dropout)
 
 LATENT = 100
-
-
-def _build(f):
-    d_model = f["define_discriminator"]()
-    g_model = f["define_generator"](LATENT)
-    return d_model, g_model, f["define_gan"](g_model, d_model)
-
-
-def _functions(module):
-    return {k: getattr(module, k) for k in ("define_discriminator", "define_generator", "define_gan")}
-
-
-def _dataset(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.uniform(-1, 1, (n, 28, 28, 1)).astype("float32"), rng.integers(0, 10, n)]
+_build, _functions = build_labelled_gan, script_functions
 
 
 def test_script_trains_a_few_steps(capsys):
@@ -28,7 +14,7 @@ def test_script_trains_a_few_steps(capsys):
     d_model, g_model, gan_model = _build(_functions(gan))
     d_before, g_before = d_model.get_weights(), g_model.get_weights()
     np.random.seed(0)
-    losses = gan.train(g_model, d_model, gan_model, _dataset(), LATENT, n_epochs=1, n_batch=8, max_batches=2)
+    losses = gan.train(g_model, d_model, gan_model, labelled_images(), LATENT, n_epochs=1, n_batch=8, max_batches=2)
     assert len(losses) == 2 and np.isfinite(losses).all()
     assert all(not np.array_equal(a, b) for a, b in zip(d_before, d_model.get_weights()))
     assert all(not np.array_equal(a, b) for a, b in zip(g_before, g_model.get_weights()))
@@ -48,6 +34,6 @@ def test_summaries_and_one_training_step_equal_keras():
     z, labels = rng.normal(size=(8, LATENT)).astype("float32"), rng.integers(0, 10, 8)
     assert_losses_equal(gan.train_on_batch([z, labels], np.ones((8, 1))),
                         kgan.train_on_batch([z, labels], np.ones((8, 1))))
-    images, labels = _dataset(8, seed=2)
+    images, labels = labelled_images(8, seed=2)
     y = np.concatenate([np.ones((4, 1)), np.zeros((4, 1))])
     assert_losses_equal(d.train_on_batch([images, labels], y), kd.train_on_batch([images, labels], y))

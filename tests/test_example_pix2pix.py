@@ -3,8 +3,8 @@ swapped, and matches Keras (summaries; one train_on_batch of each model)."""
 import numpy as np
 import pytest
 
-from tests.example_support import (assert_losses_equal, build_both, keras_example, load_example, summary_text,
-                                   without_dropout)
+from tests.example_support import (assert_losses_equal, build_both, keras_example, load_example, script_functions,
+                                   summary_text, without_dropout)
 
 SHAPE = (16, 16, 3)
 SMALL = dict(d_filters=(4, 8), g_filters=(4, 8, 8), bottleneck=8, n_dropout=2)
@@ -17,10 +17,6 @@ def _build(f):
     return d_model, g_model, f["define_gan"](g_model, d_model, SHAPE)
 
 
-def _functions(module):
-    return {k: getattr(module, k) for k in ("define_discriminator", "define_generator", "define_gan")}
-
-
 def _pairs(n=4, seed=0):
     rng = np.random.default_rng(seed)
     return [rng.uniform(-1, 1, (n,) + SHAPE).astype("float32") for _ in range(2)]
@@ -28,7 +24,7 @@ def _pairs(n=4, seed=0):
 
 def test_script_trains_a_few_steps(tmp_path, capsys):
     p2p = load_example("pix2pix")
-    d_model, g_model, gan_model = _build(_functions(p2p))
+    d_model, g_model, gan_model = _build(script_functions(p2p))
     assert d_model.output_shape == (None, 4, 4, 1) and g_model.output_shape == (None,) + SHAPE
     raw = [np.random.default_rng(3).integers(0, 256, (4,) + SHAPE).astype("uint8") for _ in range(2)]
     np.savez(tmp_path / "pairs.npz", *raw)
@@ -45,7 +41,7 @@ def test_script_trains_a_few_steps(tmp_path, capsys):
 
 def test_summaries_and_one_training_step_equal_keras():
     pytest.importorskip("keras")
-    (d, g, gan), (kd, kg, kgan) = build_both(_functions(load_example("pix2pix")), keras_example("pix2pix"), _build)
+    (d, g, gan), (kd, kg, kgan) = build_both(script_functions(load_example("pix2pix")), keras_example("pix2pix"), _build)
     for ours, theirs in ((d, kd), (g, kg), (gan, kgan)):
         assert summary_text(ours) == summary_text(theirs)
     d.set_weights(kd.get_weights())
