@@ -202,8 +202,7 @@ def test_get_objects_functions_and_errors():
     assert isinstance(L.get(L.binary_crossentropy), L.BinaryCrossentropy)
     with pytest.raises(ValueError, match="Could not interpret loss identifier: 'crossentropyy'"):
         L.get("crossentropyy")
-    with pytest.raises(TypeError, match="subclass of `upsampling.losses.Loss`"):
-        L.get(lambda y_true, y_pred: (y_true - y_pred) ** 2)
+    assert isinstance(L.get(lambda y_true, y_pred: (y_true - y_pred) ** 2), L.LossFunctionWrapper)
     with pytest.raises(ValueError, match="reduction"):
         L.MeanSquaredError(reduction="avg")
     with pytest.raises(ValueError, match="label_smoothing"):
@@ -231,7 +230,7 @@ def test_custom_loss_subclass_trains_and_plain_subclass_explains():
             return np.mean(y_pred, axis=-1)
 
     assert NoGrad()(yt, yp) == pytest.approx(np.mean(yp))
-    with pytest.raises(NotImplementedError, match="call_and_vjp"):
+    with pytest.raises(TypeError, match="cannot be differentiated.*upsampling.ops"):
         NoGrad().value_and_grad(yt, yp)
 
 

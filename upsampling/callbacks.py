@@ -6,6 +6,7 @@ import os
 import warnings
 
 import numpy as np
+from upsampling.keras_names import unsupported as _unsupported
 
 
 class Callback:
@@ -179,3 +180,10 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+
+# Keras 3 `keras.callbacks` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+BackupAndRestore CSVLogger CallbackList LearningRateScheduler OrbaxCheckpoint ProgbarLogger
+ReduceLROnPlateau RemoteMonitor SwapEMAWeights TensorBoard TerminateOnNaN
+""")

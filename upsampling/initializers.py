@@ -34,6 +34,7 @@ import numbers
 import numpy as np
 
 from upsampling import random as urandom
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = [
     "Initializer",
@@ -756,3 +757,9 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise _bad_identifier(identifier)
+
+
+# Keras 3 `keras.initializers` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+IdentityInitializer OrthogonalInitializer STFT STFTInitializer stft
+""")

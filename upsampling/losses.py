@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 
 from upsampling.ops import losses as K
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = [
     "Loss",
@@ -25,6 +26,7 @@ __all__ = [
     "MeanSquaredError",
     "MeanAbsoluteError",
     "Hinge",
+    "LossFunctionWrapper",
     "binary_crossentropy",
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
@@ -97,11 +99,19 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} must implement `call`.")
 
     def call_and_vjp(self, y_true, y_pred):
-        """``(values, vjp)``: the per-sample values and ``vjp(dvalues) -> dL/dy_pred``."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no gradient: implement `call_and_vjp(y_true, y_pred)` "
-            "(or override `value_and_grad`) to train with it."
-        )
+        """``(values, vjp)``: the per-sample values and ``vjp(dvalues) -> dL/dy_pred``.
+
+        By default `call` is traced (`upsampling.autograd.trace`): a `call` written with
+        `upsampling.ops` / `upsampling.backend` functions trains as it is, as in Keras.
+        """
+        from upsampling.autograd import trace
+        shape = np.shape(y_pred)
+        try:
+            values, vjp = trace(lambda p: self.call(y_true, p), y_pred)
+        except TypeError as exc:
+            raise TypeError(f"Loss `{self.name}` cannot be differentiated: {exc} (Or implement "
+                            f"`call_and_vjp(y_true, y_pred)` yourself.)") from None
+        return values, lambda dvalues: np.reshape(vjp(dvalues), shape)
 
     # -- public API -------------------------------------------------------------------------
     def _cast(self, y_true, y_pred):
@@ -365,6 +375,35 @@ class Hinge(_KernelLoss):
         super().__init__(name, reduction, dtype)
 
 
+class LossFunctionWrapper(Loss):
+    """A plain function ``fn(y_true, y_pred, **kwargs) -> values`` as a `Loss` (Keras's class).
+
+    The function is written with `upsampling.ops` or `upsampling.backend` (``K.mean``,
+    ``K.square``, ``K.clip``, ...) and is differentiated by tracing it (`upsampling.autograd`).
+    As in Keras, `y_true` and `y_pred` are first brought to the same rank when they differ by a
+    trailing unit axis, then the returned values are reduced like any other loss's.
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: `fn` must be callable. Received: fn={fn!r}")
+        super().__init__(name=name or getattr(fn, "__name__", None) or "loss_function_wrapper",
+                         reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = _squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def get_config(self):
+        raise NotImplementedError(f"Loss function `{self.name}` is Python code: it cannot be saved "
+                                  f"in a model file. Pass it again to `compile()` after loading.")
+
+    def __repr__(self):
+        return f"LossFunctionWrapper({self.fn!r})"
+
+
 def _check_smoothing(label_smoothing, owner):
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(
@@ -446,11 +485,11 @@ def get(identifier):
     ``"mse"``, matched ignoring case and underscores --, one of this module's loss functions,
     or a config dict ``{"class_name": ..., "config": {...}}``.
 
+    Any other callable ``fn(y_true, y_pred) -> values`` becomes a `LossFunctionWrapper`,
+    differentiated by tracing (write it with `upsampling.ops` / `upsampling.backend`).
+
     Raises:
         ValueError: unknown name.
-        TypeError: any other callable. A plain ``(y_true, y_pred) -> values`` function cannot
-            be differentiated here: subclass `Loss` and implement `call_and_vjp` (or
-            `value_and_grad`).
     """
     if identifier is None:
         return None
@@ -460,6 +499,8 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str):
         cls = _NAMES.get(_key(identifier))
+        if cls is None and (identifier in __getattr__.names or identifier in ("kld", "msle", "mape", "logcosh")):
+            raise NotImplementedError(f"The Keras loss {identifier!r} is not supported by upsampling.")
         if cls is None:
             known = set(_CLASSES) | {f.__name__ for f in _FUNCTION_TO_CLASS} | {"mse", "mae", "bce"}
             raise ValueError(
@@ -472,12 +513,8 @@ def get(identifier):
     if identifier in _FUNCTION_TO_CLASS:
         return _FUNCTION_TO_CLASS[identifier]()
     if callable(identifier):
-        raise TypeError(
-            f"Cannot use {identifier!r} as a loss: a plain function `(y_true, y_pred) -> values` "
-            "has no gradient in upsampling (there is no autodiff of arbitrary NumPy code). Write "
-            "a subclass of `upsampling.losses.Loss` that implements `call(y_true, y_pred)` and "
-            "`call_and_vjp(y_true, y_pred)` (or `value_and_grad`), or use a built-in loss name."
-        )
+        # A function (y_true, y_pred) -> values written with upsampling.ops / upsampling.backend.
+        return LossFunctionWrapper(identifier)
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
 
 
@@ -498,3 +535,14 @@ def deserialize(config: dict, custom_objects=None):
     if cls is None:
         raise ValueError(f"Could not interpret loss identifier: unknown class_name {name!r}")
     return cls.from_config(config.get("config", {}))
+
+
+# Keras 3 `keras.losses` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+BinaryFocalCrossentropy CTC CategoricalFocalCrossentropy CategoricalGeneralizedCrossEntropy
+CategoricalHinge Circle CosineSimilarity Dice Huber KLDivergence LogCosh MeanAbsolutePercentageError
+MeanSquaredLogarithmicError Poisson SquaredHinge Tversky binary_focal_crossentropy
+categorical_focal_crossentropy categorical_generalized_cross_entropy categorical_hinge circle
+cosine_similarity ctc dice huber kl_divergence log_cosh mean_absolute_percentage_error
+mean_squared_logarithmic_error poisson squared_hinge tversky
+""")

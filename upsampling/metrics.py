@@ -17,6 +17,7 @@ import inspect
 import numpy as np
 
 from upsampling import losses as _losses
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = [
     "Metric",
@@ -359,6 +360,8 @@ def get(identifier, loss=None, y_true=None, y_pred=None):
         if loss_cls is not None:
             loss_obj = loss_cls()
             return MeanMetricWrapper(loss_obj.call, name=loss_obj.name)
+        if identifier in __getattr__.names or identifier in ("auc", "precision", "recall", "kld", "msle", "mape"):
+            raise NotImplementedError(f"The Keras metric {identifier!r} is not supported by upsampling.")
         raise ValueError(
             f"Could not interpret metric identifier: {identifier!r}. Known metrics: "
             "'accuracy', 'acc', 'Accuracy', 'binary_accuracy', 'categorical_accuracy', "
@@ -369,3 +372,20 @@ def get(identifier, loss=None, y_true=None, y_pred=None):
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+
+
+# Keras 3 `keras.metrics` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+AUC BinaryCrossentropy BinaryIoU CategoricalCrossentropy CategoricalHinge ConcordanceCorrelation
+CosineSimilarity F1Score FBetaScore FalseNegatives FalsePositives Hinge IoU KLDivergence
+LogCoshError MeanAbsoluteError MeanAbsolutePercentageError MeanIoU MeanSquaredError
+MeanSquaredLogarithmicError OneHotIoU OneHotMeanIoU PearsonCorrelation Poisson Precision
+PrecisionAtRecall R2Score Recall RecallAtPrecision RootMeanSquaredError SensitivityAtSpecificity
+SparseCategoricalCrossentropy SparseTopKCategoricalAccuracy SpecificityAtSensitivity SquaredHinge
+Sum TopKCategoricalAccuracy TrueNegatives TruePositives binary_crossentropy
+binary_focal_crossentropy categorical_crossentropy categorical_focal_crossentropy categorical_hinge
+concordance_correlation hinge huber kl_divergence log_cosh mean_absolute_error
+mean_absolute_percentage_error mean_squared_error mean_squared_logarithmic_error pearson_correlation
+poisson sparse_categorical_crossentropy sparse_top_k_categorical_accuracy squared_hinge
+top_k_categorical_accuracy
+""")

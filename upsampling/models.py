@@ -35,6 +35,11 @@ class Model(Trainer, Layer):
                             f"and layer calls). Received: inputs={inputs!r}, outputs={outputs!r}")
         Layer.__init__(self, name=name or unique_name("functional"), trainable=trainable, **kwargs)
         Trainer.__init__(self)
+        if isinstance(inputs, dict):
+            inputs = list(inputs.values())
+        if isinstance(outputs, dict):
+            raise NotImplementedError(f"Model '{self.name}': outputs given as a dict are not supported "
+                                      f"by upsampling; pass a list of tensors.")
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         self.inputs = [inputs] if self._single_input else list(inputs)
@@ -43,9 +48,36 @@ class Model(Trainer, Layer):
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"Model '{self.name}': inputs and outputs must be symbolic tensors. "
                                 f"Received: {t!r}")
+        for t in self.inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model '{self.name}': every input must come from `Input(...)`. "
+                                 f"Received: {t!r}")
         self._nodes = self._topological_nodes()
+        self._node_list = []  # each call once, in execution order (a call may make several tensors)
+        for t in self._nodes:
+            if all(t.node is not n for n in self._node_list):
+                self._node_list.append(t.node)
         self.input_shape_ = self.inputs[0].shape
         self.built = True
+
+    @property
+    def input(self):
+        """The model's input tensor (a list of them for a model with several inputs)."""
+        return self.inputs[0] if self._single_input else list(self.inputs)
+
+    @property
+    def output(self):
+        """The model's output tensor (a list of them for a model with several outputs)."""
+        return self.outputs[0] if self._single_output else list(self.outputs)
+
+    @property
+    def input_names(self) -> list:
+        return [t.node.layer.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list:
+        """Keras's names of the outputs: the layer (or nested model) that makes each one."""
+        return [t.node.layer.name for t in self.outputs]
 
     def _topological_nodes(self) -> list:
         order, seen = [], set()
@@ -59,11 +91,14 @@ class Model(Trainer, Layer):
             if id(tensor) in input_ids:
                 return
             if node is None or not node.inputs:
-                raise ValueError(f"Model '{self.name}': output depends on an input that is not in "
-                                 f"`inputs`: {tensor!r}")
+                raise ValueError(f"Model '{self.name}': an output depends on an input that is not in "
+                                 f"`inputs`: {tensor!r} (from layer '{node.layer.name if node else '?'}').")
             for t in node.inputs:
                 visit(t)
-            order.append(tensor)
+            for t in node.outputs:  # every tensor of a call with several outputs, in order
+                if id(t) not in seen or t is tensor:
+                    seen.add(id(t))
+                    order.append(t)
 
         for t in self.outputs:
             visit(t)
@@ -72,18 +107,34 @@ class Model(Trainer, Layer):
     # -------------------------------------------------------------------------- structure
     @property
     def layers(self) -> list:
-        out, seen = [], set()
-        for t in self.inputs:
-            layer = t.node.layer
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                out.append(layer)
-        for t in self._nodes:
-            layer = t.node.layer
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                out.append(layer)
-        return out
+        """The layers in Keras's order (which is also the order of `weights`): deepest first, where a
+        layer's depth is its longest path to an output, ties in the order a depth-first walk from the
+        outputs (following each call's inputs in order) first meets them."""
+        first_met, node_depth = {}, {}
+        input_ids = {id(t) for t in self.inputs}
+
+        def walk(tensor):
+            node = tensor.node
+            first_met.setdefault(id(node.layer), (len(first_met), node.layer))
+            if id(tensor) in input_ids:
+                return
+            for t in node.inputs:
+                walk(t)
+
+        for t in self.outputs:
+            walk(t)
+        for node in reversed(self._node_list):  # consumers before producers
+            depth = node_depth.setdefault(id(node), 0)
+            for t in node.inputs:
+                node_depth[id(t.node)] = max(node_depth.get(id(t.node), 0), depth + 1)
+        layer_depth = {}
+        for node in self._node_list + [t.node for t in self.inputs]:
+            key = id(node.layer)
+            layer_depth[key] = max(layer_depth.get(key, 0), node_depth.get(id(node), 0))
+        for t in self.inputs:  # an input nothing uses still shows
+            first_met.setdefault(id(t.node.layer), (len(first_met), t.node.layer))
+        order = sorted(first_met.items(), key=lambda kv: (-layer_depth.get(kv[0], 0), kv[1][0]))
+        return [layer for _, (_, layer) in order]
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -127,7 +178,9 @@ class Model(Trainer, Layer):
             layer.trainable = value
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + tuple(self.outputs[0].shape[1:])
+        batch = (input_shape[0] if isinstance(input_shape, list) else input_shape)[0]
+        shapes = [(batch,) + tuple(t.shape[1:]) for t in self.outputs]
+        return shapes[0] if self._single_output else shapes
 
     @property
     def output_shape(self):
@@ -140,58 +193,91 @@ class Model(Trainer, Layer):
         return shapes[0] if self._single_input else shapes
 
     # -------------------------------------------------------------------------- calling
-    def _check_input_shape(self, shape):
-        expected = self.inputs[0].shape
+    def _check_input_shape(self, shape, expected=None):
+        expected = self.inputs[0].shape if expected is None else expected
         if len(shape) != len(expected) or any(e is not None and s is not None and e != s
                                                for e, s in zip(expected[1:], shape[1:])):
             raise ValueError(f"Model '{self.name}': expected input shape {expected}, "
                              f"but received an input of shape {tuple(shape)}.")
 
     def _maybe_build(self, input_shape):
-        self._check_input_shape(tuple(input_shape))
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        if len(shapes) != len(self.inputs):
+            raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} inputs, received {len(shapes)}.")
+        for shape, t in zip(shapes, self.inputs):
+            self._check_input_shape(tuple(shape), t.shape)
+
+    def _input_list(self, x) -> list:
+        """The inputs as a list in the order of `self.inputs` (a dict is read by input name)."""
+        if isinstance(x, dict):
+            missing = [n for n in self.input_names if n not in x]
+            if missing:
+                raise ValueError(f"Model '{self.name}': the input dict lacks {missing}; its keys are "
+                                 f"{sorted(x)} and the model's inputs are {self.input_names}.")
+            return [x[n] for n in self.input_names]
+        if isinstance(x, (list, tuple)) and (not self._single_input or len(x) == 1):
+            return list(x)
+        return [x]
 
     def forward(self, x, training: bool = False):
-        xs = x if (not self._single_input and isinstance(x, (list, tuple))) else [x]
+        xs = self._input_list(x)
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self.inputs)} inputs, received {len(xs)}.")
-        values, backs = {}, []
+        values, backs, given_shapes = {}, [], []
         for t, value in zip(self.inputs, xs):
             arr = t.node.layer._convert(value)  # the InputLayer's dtype
-            if len(self.inputs) == 1:
-                self._check_input_shape(arr.shape)
+            given_shapes.append(arr.shape)
+            # Keras's rank adjustment: a missing or extra trailing unit axis is added or removed
+            if arr.ndim == len(t.shape) - 1 and t.shape[-1] == 1:
+                arr = arr[..., None]
+            elif arr.ndim == len(t.shape) + 1 and arr.shape[-1] == 1:
+                arr = arr[..., 0]
+            self._check_input_shape(arr.shape, t.shape)
             values[id(t)] = arr
-        for t in self._nodes:
-            node = t.node
+        for node in self._node_list:
             args = [values[id(i)] for i in node.inputs]
-            y, back = node.layer.forward(args[0] if len(args) == 1 else args, training)
-            values[id(t)] = y
-            backs.append((t, node, back))
+            y, back = node.layer.forward(args if node.as_list else args[0],
+                                         training if node.training is None else node.training)
+            for t, value in zip(node.outputs, y if len(node.outputs) > 1 else [y]):
+                values[id(t)] = value
+            backs.append((node, back))
         outs = [values[id(t)] for t in self.outputs]
 
         def backward(dy, grads):
             dys = [dy] if self._single_output else list(dy)
             cot = {}
             for t, d in zip(self.outputs, dys):
-                cot[id(t)] = cot[id(t)] + d if id(t) in cot else d
-            for t, node, back in reversed(backs):
-                d = cot.pop(id(t), None)
-                if d is None:
+                if d is not None:
+                    cot[id(t)] = cot[id(t)] + d if id(t) in cot else d
+            for node, back in reversed(backs):
+                ds = [cot.pop(id(t), None) for t in node.outputs]
+                if all(d is None for d in ds):
                     continue
-                dx = back(d, grads)
-                dxs = [dx] if len(node.inputs) == 1 else dx
+                ds = [np.zeros_like(values[id(t)]) if d is None else d for t, d in zip(node.outputs, ds)]
+                dx = back(ds if len(ds) > 1 else ds[0], grads)
+                dxs = dx if node.as_list else [dx]
                 for i, g in zip(node.inputs, dxs):
-                    cot[id(i)] = cot[id(i)] + g if id(i) in cot else g
-            dins = [cot.get(id(t)) for t in self.inputs]
+                    if g is not None:
+                        cot[id(i)] = cot[id(i)] + g if id(i) in cot else g
+            dins = [None if cot.get(id(t)) is None else np.reshape(cot[id(t)], shape)
+                    for t, shape in zip(self.inputs, given_shapes)]
             return dins[0] if self._single_input else dins
 
         return (outs[0] if self._single_output else outs), backward
 
     def __call__(self, inputs, training=None):
-        if isinstance(inputs, KerasTensor):
-            self._check_input_shape(inputs.shape)
-            return KerasTensor((inputs.shape[0],) + tuple(self.outputs[0].shape[1:]),
-                               dtype=self.dtype, node=Node(self, [inputs]), name=self.name)
-        return self.forward(inputs, bool(training))[0]
+        items = self._input_list(inputs) if not isinstance(inputs, KerasTensor) else [inputs]
+        if any(isinstance(t, KerasTensor) for t in items):
+            self._maybe_build([t.shape for t in items])
+            batch = items[0].shape[0]
+            outs = [KerasTensor((batch,) + tuple(o.shape[1:]), dtype=o.dtype, name=self.name)
+                    for o in self.outputs]
+            node = Node(self, items, as_list=not self._single_input, training=training)
+            for k, t in enumerate(outs):
+                t.node, t.index = node, k
+            node.outputs = outs
+            return outs[0] if self._single_output else outs
+        return super().__call__(inputs, training)
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.weights))
@@ -294,6 +380,7 @@ class Sequential(Model):
         if self.built:
             try:
                 layer._maybe_build(self._output_shape_of(self.input_shape_, self._layers[:-1]))
+                self.outputs
             except Exception:
                 self._layers.pop()
                 raise
@@ -318,6 +405,7 @@ class Sequential(Model):
         if self._input_layer is None:
             self._input_layer = InputLayer(batch_shape=self.input_shape_, name=unique_name("input_layer"))
         self.built = True
+        self.outputs  # the symbolic graph, so that `model.layers[i].output` exists as in Keras
 
     def build(self, input_shape=None):
         if input_shape is None:
@@ -329,6 +417,31 @@ class Sequential(Model):
     @property
     def layers(self) -> list:
         return list(self._layers)
+
+    _single_input = _single_output = True
+
+    def _require_built(self, what: str):
+        if not self.built:
+            raise AttributeError(f"Sequential '{self.name}' has no {what} yet: it is not built (give the "
+                                 f"first layer an `input_shape`, start with an `Input`, or call `build`).")
+
+    @property
+    def inputs(self) -> list:
+        self._require_built("inputs")
+        return [self._input_layer.output]
+
+    @property
+    def outputs(self) -> list:
+        """The symbolic output: the layers called in turn on the input tensor (made once per stack)."""
+        self._require_built("outputs")
+        key = tuple(id(layer) for layer in self._layers)
+        cached = getattr(self, "_symbolic", None)
+        if cached is None or cached[0] != key:
+            x = self._input_layer.output
+            for layer in self._layers:
+                x = layer(x)
+            self._symbolic = cached = (key, x)
+        return [cached[1]]
 
     @property
     def input_shape(self):
@@ -382,6 +495,6 @@ class Sequential(Model):
         if isinstance(inputs, KerasTensor):
             self._maybe_build(inputs.shape)
             return KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.dtype,
-                               node=Node(self, [inputs]), name=self.name)
-        return self.forward(inputs, bool(training))[0]
+                               node=Node(self, [inputs], training=training), name=self.name)
+        return Layer.__call__(self, inputs, training)
 

@@ -25,6 +25,7 @@ import numpy as np
 from upsampling.autograd import Variable
 from upsampling.ops.parallel import blockwise
 from upsampling.ops.workspace import scratch
+from upsampling.keras_names import unsupported as _unsupported
 
 __all__ = ["Optimizer", "Adam", "SGD", "RMSprop", "get", "serialize", "deserialize"]
 
@@ -595,3 +596,10 @@ def deserialize(config: dict, custom_objects=None):
     if cls is None:
         raise ValueError(f"Could not interpret optimizer identifier: unknown class_name {name!r}")
     return cls.from_config(dict(config.get("config", {})))
+
+
+# Keras 3 `keras.optimizers` names not implemented here (see upsampling.keras_names)
+__getattr__ = _unsupported(__name__, """
+Adadelta Adafactor Adagrad AdamW Adamax Ftrl Lamb Lion LossScaleOptimizer MultiOptimizer Muon Nadam
+OptimizerMap ScheduleFreeAdamW
+""")

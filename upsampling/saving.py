@@ -54,9 +54,11 @@ def model_config(model) -> dict:
     layers_cfg = [layer_config(l) for l in model.layers]
     tensor_ids = {id(t): i for i, t in enumerate(model.inputs)}
     nodes = []
-    for t in model._nodes:
-        nodes.append({"layer": t.node.layer.name, "inputs": [tensor_ids[id(i)] for i in t.node.inputs]})
-        tensor_ids[id(t)] = len(tensor_ids)
+    for node in model._node_list:
+        nodes.append({"layer": node.layer.name, "inputs": [tensor_ids[id(i)] for i in node.inputs],
+                      "as_list": node.as_list, "outputs": len(node.outputs), "training": node.training})
+        for t in node.outputs:  # a nested model may make several tensors in one call
+            tensor_ids[id(t)] = len(tensor_ids)
     return {"class_name": "Functional", "config": {
         "name": model.name, "trainable": model.trainable, "layers": layers_cfg, "nodes": nodes,
         "inputs": [tensor_ids[id(t)] for t in model.inputs],
@@ -97,15 +99,20 @@ def model_from_config(config: dict, custom_objects: dict | None = None):
         next_id = len(tensors)
         for node in cfg["nodes"]:
             args = [tensors[i] for i in node["inputs"]]
-            tensors[next_id] = by_name[node["layer"]](args[0] if len(args) == 1 else args)
-            next_id += 1
+            out = by_name[node["layer"]](args if node.get("as_list", len(args) > 1) else args[0],
+                                         training=node.get("training"))
+            for t in (out if node.get("outputs", 1) > 1 else [out]):
+                tensors[next_id] = t
+                next_id += 1
         outputs = [tensors[i] for i in cfg["outputs"]]
         model = Model([tensors[i] for i in cfg["inputs"]] if len(cfg["inputs"]) > 1 else tensors[cfg["inputs"][0]],
                       outputs[0] if cfg.get("single_output", True) else outputs, name=cfg["name"])
         model.trainable = cfg.get("trainable", True)
         return model
+    classes.update({k: v for k, v in (custom_objects or {}).items() if isinstance(v, type)})
     if name not in classes:
-        raise ValueError(f"Unknown layer class {name!r} in the saved configuration; known: {sorted(classes)}")
+        raise ValueError(f"Unknown layer class {name!r} in the saved configuration; known: {sorted(classes)}. "
+                         f"Pass your own layer classes as `custom_objects={{'{name}': {name}}}`.")
     cls = classes[name]
     cfg = dict(cfg)
     for key in ("batch_input_shape", "batch_shape"):
@@ -132,9 +139,16 @@ def _load_weight_arrays(data: bytes, path="weights", limits=None) -> list:
 def _training_config(model):
     """The compile() arguments and optimizer state of a compiled model, or None."""
     from upsampling import losses, optimizers
-    if not getattr(model, "compiled", False) or model.loss is None:
+    if not getattr(model, "compiled", False) or not any(l is not None for l in model._output_losses):
         return None, None
-    spec = {"optimizer": _jsonable(optimizers.serialize(model.optimizer)), "loss": _jsonable(losses.serialize(model.loss)),
+    try:
+        loss = [None if l is None else _jsonable(losses.serialize(l)) for l in model._output_losses]
+    except NotImplementedError as exc:  # a Python function as loss: the file keeps no training setup
+        import warnings
+        warnings.warn(f"Model '{model.name}' is saved without its compile() settings: {exc}", stacklevel=3)
+        return None, None
+    spec = {"optimizer": _jsonable(optimizers.serialize(model.optimizer)),
+            "loss": loss[0] if len(loss) == 1 else loss, "loss_weights": model._loss_weights,
             **model._compile_spec}
     state = None
     if model.optimizer.built:
@@ -200,7 +214,13 @@ def load_model(path, compile: bool = True, custom_objects: dict | None = None, l
         raise reader.fail(path, f"weights do not fit the model: {exc}") from None
     if compile and spec is not None:
         from upsampling import losses, optimizers
-        model.compile(optimizer=optimizers.deserialize(spec["optimizer"]), loss=losses.deserialize(spec["loss"]),
+        loss = spec["loss"]
+        loss = [None if l is None else losses.deserialize(l) for l in loss] if isinstance(loss, list) \
+            else losses.deserialize(loss)
+        weights = spec.get("loss_weights")
+        if weights is not None and all(w is None for w in weights):
+            weights = None
+        model.compile(optimizer=optimizers.deserialize(spec["optimizer"]), loss=loss, loss_weights=weights,
                       metrics=spec.get("metrics") or None, weighted_metrics=spec.get("weighted_metrics") or None)
         if state is not None:
             arrays = [state[f"arr_{i}"] for i in range(len(state))]

@@ -44,7 +44,7 @@ def _wrap(text: str, width: int) -> list:
 
 def _shape_str(shape) -> str:
     if isinstance(shape, list):
-        return ", ".join(_shape_str(s) for s in shape)
+        return "[" + ", ".join(_shape_str(s) for s in shape) + "]"
     return "(" + ", ".join("None" if v is None else str(v) for v in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -87,15 +87,23 @@ def _is_chain(model) -> bool:
 
 def _connections(model) -> dict:
     """Layer id -> "producer[call][tensor], ..." over the layer's calls in a functional model."""
-    made_by = {id(t): (t.node.layer.name, 0) for t in model.inputs}  # tensor -> (producer, its call)
+    # tensor -> (producer, its call, which of the call's outputs)
+    made_by = {id(t): (t.node.layer.name, 0, 0) for t in model.inputs}
     calls, out = {}, {}
-    for t in model._nodes:
-        layer = t.node.layer
-        text = ", ".join(f"{made_by[id(i)][0]}[{made_by[id(i)][1]}][0]" for i in t.node.inputs)
+    for node in model._node_list:
+        layer = node.layer
+        text = ", ".join("{}[{}][{}]".format(*made_by[id(i)]) for i in node.inputs)
         out[id(layer)] = f"{out[id(layer)]}, {text}" if id(layer) in out else text
-        made_by[id(t)] = (layer.name, calls.get(id(layer), 0))
+        for k, t in enumerate(node.outputs):
+            made_by[id(t)] = (layer.name, calls.get(id(layer), 0), k)
         calls[id(layer)] = calls.get(id(layer), 0) + 1
     return out
+
+
+def _class_name(layer) -> str:
+    """Keras's name of the layer's class: a plain functional `Model` is a "Functional"."""
+    from upsampling.models import Model
+    return "Functional" if type(layer) is Model else type(layer).__name__
 
 
 def _rows(model, chain: bool):
@@ -103,7 +111,7 @@ def _rows(model, chain: bool):
     connections = {} if chain else _connections(model)
     rows = []
     for layer in model.layers:  # a functional model lists its InputLayer first, as Keras does
-        name = f"{layer.name} ({type(layer).__name__})"
+        name = f"{layer.name} ({_class_name(layer)})"
         try:
             shape = _shape_str(layer.output_shape) if layer.built or isinstance(layer, InputLayer) else "?"
         except (AttributeError, ValueError):
@@ -157,7 +165,8 @@ def format_summary(model, line_length=None, positions=None) -> list:
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     params = sum(int(np.prod(v.shape)) for v in model.weights)
     optimizer = getattr(model, "optimizer", None)
-    opt_count = sum(int(np.prod(np.shape(v))) for v in (getattr(optimizer, "variables", None) or []))
+    opt_vars = (getattr(optimizer, "variables", None) or []) if getattr(optimizer, "built", False) else []
+    opt_count = sum(int(np.prod(np.shape(v))) for v in opt_vars)
     total = params + opt_count  # Keras counts optimizer state in the total once it exists
     itemsize = np.dtype(model.dtype).itemsize
     lines.append(f" Total params: {total:,} ({_size(total, itemsize)})")

@@ -19,17 +19,42 @@ from upsampling.progress import Progbar
 
 
 def _as_list(x):
+    if isinstance(x, dict):
+        return list(x.values())
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _num_samples(x) -> int:
-    return int(np.shape(_as_list(x)[0])[0])
+    first = _as_list(x)[0]
+    shape = np.shape(first)
+    if not shape:
+        raise ValueError(f"Expected arrays with a batch axis, received a scalar: {first!r}")
+    return int(shape[0])
 
 
 def _take(x, index):
+    if isinstance(x, dict):
+        return {k: np.asarray(v)[index] for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [np.asarray(v)[index] for v in x]
     return np.asarray(x)[index]
+
+
+def _per_output(spec, names: list, what: str, model: str) -> list:
+    """A `compile` argument given per output (list or dict by output name) as a list in output order."""
+    n = len(names)
+    if isinstance(spec, dict):
+        unknown = [k for k in spec if k not in names]
+        if unknown:
+            raise ValueError(f"Model '{model}': `{what}` has keys {unknown} that are not output names. Expected "
+                             f"keys among {names}; received {what}.keys()={list(spec)}")
+        return [spec.get(name) for name in names]
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != n:
+            raise ValueError(f"Model '{model}': `{what}` must have one entry per output ({n}: {names}). "
+                             f"Received {len(spec)} entries: {what}={spec!r}")
+        return list(spec)
+    return [spec] * n
 
 
 class Trainer:
@@ -47,6 +72,10 @@ class Trainer:
         self._compiled_state: list = []
         self._compiled_vars = None
         self._compile_spec: dict = {}
+        self._output_losses: list = []
+        self._loss_weights: list = []
+        self._metric_outputs: list = []
+        self._output_names: list = ["output"]
 
     # ------------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -54,31 +83,42 @@ class Trainer:
                 auto_scale_loss=True):
         """Configure training. `run_eagerly`, `jit_compile`, `steps_per_execution` are accepted for
         Keras compatibility and have no effect (everything runs eagerly on NumPy)."""
-        from upsampling import losses, metrics as metrics_module, optimizers
-        if loss_weights is not None:
-            raise NotImplementedError(f"Model '{self.name}': `loss_weights` is not supported (single-output "
-                                      f"training only). Received: loss_weights={loss_weights!r}")
+        from upsampling import losses, optimizers
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
-        plain = [metrics_module.get(m, loss=loss) for m in _as_list(metrics or [])]
-        weighted = [metrics_module.get(m, loss=loss) for m in _as_list(weighted_metrics or [])]
-        self._metrics = plain + weighted
-        # what `model.save` needs to compile the loaded model the same way
-        self._compile_spec = {"metrics": [m if isinstance(m, str) else m.name for m in _as_list(metrics or [])],
-                              "weighted_metrics": [m if isinstance(m, str) else m.name
-                                                   for m in _as_list(weighted_metrics or [])]}
-        # Keras 3's names: a weighted metric whose name is already taken becomes `weighted_<name>`.
-        self._metric_names, self._weighted_metric_ids, taken = [], {id(m) for m in weighted}, {}
-        for m in self._metrics:
-            name = m.name
-            if name in taken and id(m) in self._weighted_metric_ids:
-                name = f"weighted_{m.name}"
-            if name in taken:
-                taken[name] += 1
-                name = f"{name}_{taken[name] - 1}"
-            else:
-                taken[name] = 1
-            self._metric_names.append(name)
+        names = self._loss_output_names()
+        multi = len(names) > 1
+        if isinstance(loss, dict) and not multi and loss:
+            loss = _per_output(loss, names, "loss", self.name)[0]
+        if isinstance(loss, (list, tuple)) and not multi:
+            if len(loss) != 1:
+                raise ValueError(f"Model '{self.name}' has one output: `loss` must be one loss (or a list of "
+                                 f"one). Received {len(loss)} losses: loss={loss!r}")
+            loss = loss[0]
+        specs = _per_output(loss, names, "loss", self.name) if multi else [loss]
+        self._output_losses = [None if l is None else losses.get(l) for l in specs]
+        if multi and all(l is None for l in self._output_losses):
+            self._output_losses = []
+        if loss_weights is None:
+            weights = [None] * len(specs)
+        elif multi or isinstance(loss_weights, (list, tuple, dict)):
+            weights = _per_output(loss_weights, names, "loss_weights", self.name)
+        else:
+            weights = [loss_weights]
+        for w in weights:
+            if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float, np.number))):
+                raise TypeError(f"Model '{self.name}': `loss_weights` must be numbers. Received: "
+                                f"loss_weights={loss_weights!r}")
+        self._loss_weights = [None if w is None else float(w) for w in weights]
+        if not multi:
+            self.loss = self._output_losses[0] if self._output_losses else None
+        elif isinstance(loss, dict):
+            self.loss = {n: l for n, l in zip(names, self._output_losses) if l is not None}
+        elif isinstance(loss, (list, tuple)):
+            self.loss = list(self._output_losses)
+        else:
+            self.loss = self._output_losses[0] if self._output_losses else None
+        self._loss_spec = (loss, loss_weights)  # what `model.save` records
+        self._compile_metrics(metrics, weighted_metrics, names, specs)
         self._compiled_state = [(layer, layer.trainable) for layer in self._flatten_layers()]
         # The flags above decide which variables train; resolved once the model is built.
         self._compiled_vars = None
@@ -86,6 +126,72 @@ class Trainer:
             self._compiled_vars = self._compiled_variables
         self.compiled = True
         self.stop_training = False
+
+    def _loss_output_names(self) -> list:
+        """Keras's names of the outputs (the layers that make them): `dense_1_loss`, ..."""
+        outputs = getattr(self, "outputs", None) if not hasattr(self, "_layers") else None
+        if not outputs or len(outputs) == 1:
+            return ["output"]
+        return [t.node.layer.name for t in outputs]
+
+    def _compile_metrics(self, metrics, weighted_metrics, names, loss_specs):
+        """Resolve `metrics`/`weighted_metrics` per output and give them Keras 3's names."""
+        from upsampling import metrics as metrics_module
+        multi = len(names) > 1
+        self._metrics, self._metric_outputs, weighted_ids = [], [], set()
+        for arg_name, spec, weighted in (("metrics", metrics, False), ("weighted_metrics", weighted_metrics, True)):
+            if not spec:
+                continue
+            if not multi:
+                per_output = [_as_list(spec)]
+            else:
+                if not isinstance(spec, (list, tuple, dict)):
+                    raise ValueError(f"Model '{self.name}': expected `{arg_name}` to be a list or a dict. "
+                                     f"Received: {arg_name}={spec!r}")
+                try:
+                    per_output = [[] if m is None else _as_list(m) for m in _per_output(spec, names, arg_name, self.name)]
+                except ValueError:
+                    raise ValueError(
+                        f"Model '{self.name}' has {len(names)} outputs ({names}): `{arg_name}` must be a list "
+                        f"with one entry (a metric or a list of metrics) per output, or a dict by output name, "
+                        f"as in Keras 3. Received: {arg_name}={spec!r}") from None
+            for k, group in enumerate(per_output):
+                for m in group:
+                    obj = metrics_module.get(m, loss=loss_specs[k] if k < len(loss_specs) else None)
+                    if isinstance(m, str):
+                        obj.name = m  # Keras 3 names a metric given by name after that name ("mse")
+                    if weighted:
+                        weighted_ids.add(id(obj))
+                    self._metrics.append(obj)
+                    self._metric_outputs.append(k)
+        self._weighted_metric_ids = weighted_ids
+        # what `model.save` needs to compile the loaded model the same way
+        # (Python functions cannot be written to a file: a loaded model goes without them)
+        def saved(spec):
+            return [] if multi else [m if isinstance(m, str) else m.name for m in _as_list(spec or [])
+                                     if isinstance(m, (str, metrics_module.Metric))]
+        self._compile_spec = {"metrics": saved(metrics), "weighted_metrics": saved(weighted_metrics)}
+        # Keras 3's names: a weighted metric whose name is already taken becomes `weighted_<name>`;
+        # with several outputs each name starts with its output's name.
+        self._metric_names, taken = [], {}
+        for m, k in zip(self._metrics, self._metric_outputs):
+            name = f"{names[k]}_{m.name}" if multi else m.name
+            if name in taken and id(m) in weighted_ids:
+                name = f"{names[k]}_weighted_{m.name}" if multi else f"weighted_{m.name}"
+            if name in taken:
+                taken[name] += 1
+                name = f"{name}_{taken[name] - 1}"
+            else:
+                taken[name] = 1
+            self._metric_names.append(name)
+        self._output_names = names
+
+    @property
+    def _loss_names(self) -> list:
+        """The per-output loss entries of the logs (none for a single output)."""
+        if len(self._output_names) < 2:
+            return []
+        return [f"{n}_loss" for n, l in zip(self._output_names, self._output_losses) if l is not None]
 
     def _flatten_layers(self) -> list:
         out, stack, seen = [], [self], set()
@@ -122,23 +228,66 @@ class Trainer:
         return variables
 
     def _require_compiled(self, what: str):
-        if not self.compiled or self.loss is None:
+        if not self.compiled or not any(l is not None for l in self._output_losses):
             raise RuntimeError(f"Model '{self.name}': you must call `compile()` with a loss before "
                                f"calling `{what}()`.")
 
     @property
+    def metrics(self) -> list:
+        """The compiled metric objects (Keras also lists its loss trackers here)."""
+        return list(self._metrics)
+
+    @property
     def metrics_names(self) -> list:
-        return ["loss"] + list(self._metric_names)
+        # Keras 3's list order: with several outputs the metrics come sorted by name (its
+        # `_flatten_metrics_in_order` finds no compiled name among the prefixed keys).
+        names = sorted(self._metric_names) if len(self._output_names) > 1 else list(self._metric_names)
+        return ["loss"] + self._loss_names + names
 
     def reset_metrics(self):
         for m in self._metrics:
             m.reset_state()
 
     # ------------------------------------------------------------------------ steps
-    def _loss_value_and_grad(self, y, y_pred, sample_weight):
-        if sample_weight is not None:
-            return self.loss.value_and_grad(y, y_pred, sample_weight=sample_weight)
-        return self.loss.value_and_grad(y, y_pred)
+    def _targets(self, y) -> list:
+        """`y` as a list in output order (a dict is read by output name)."""
+        n = len(self._output_names)
+        if isinstance(y, dict):
+            if n == 1 and len(y) == 1:
+                return list(y.values())
+            missing = [k for k, l in zip(self._output_names, self._output_losses) if l is not None and k not in y]
+            if missing:
+                raise ValueError(f"Model '{self.name}': the target dict lacks {missing}; its keys are "
+                                 f"{sorted(y)} and the model's outputs are {self._output_names}.")
+            return [y.get(k) for k in self._output_names]
+        if n == 1:
+            return [y[0] if isinstance(y, (list, tuple)) and len(y) == 1 else y]
+        if not isinstance(y, (list, tuple)) or len(y) != n:
+            got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else f"one array of shape {np.shape(y)}"
+            raise ValueError(f"Model '{self.name}' has {n} outputs ({self._output_names}): `y` must be a list "
+                             f"of {n} target arrays (or a dict by output name). Received {got}.")
+        return list(y)
+
+    def _losses(self, ys, preds, sample_weight, want_grad: bool):
+        """(total, per-output values, per-output gradients) of the compiled losses."""
+        total, values, grads = 0.0, [], []
+        for loss, weight, yt, yp in zip(self._output_losses, self._loss_weights, ys, preds):
+            if loss is None:
+                values.append(None)
+                grads.append(None)
+                continue
+            yt = np.asarray(yt, dtype=yp.dtype)
+            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+            if want_grad:
+                value, dy = loss.value_and_grad(yt, yp, **kwargs)
+            else:
+                value, dy = loss(yt, yp, **kwargs), None
+            if weight is not None:
+                dy = None if dy is None else dy * np.asarray(weight, dy.dtype)
+            total += float(value) * (1.0 if weight is None else weight)
+            values.append(float(value))
+            grads.append(dy)
+        return total, values, grads
 
     def _train_step(self, x, y, sample_weight=None) -> dict:
         with self._compiled_trainability():
@@ -146,41 +295,43 @@ class Trainer:
             # kept so that a step with a non-finite loss leaves every weight as it was.
             state = [(v, v.numpy()) for v in self.weights if not v.trainable]
             y_pred, backward = self.forward(x, training=True)
-            y = np.asarray(y, dtype=y_pred.dtype)
-            loss, dy = self._loss_value_and_grad(y, y_pred, sample_weight)
+            preds, ys = _as_list(y_pred), self._targets(y)
+            loss, values, dys = self._losses(ys, preds, sample_weight, want_grad=True)
             variables = self._compiled_variables
             loss += self._penalty(variables)
             if not math.isfinite(loss):
                 for v, value in state:
                     v.assign(value)
-                return self._logs(loss, y, y_pred, sample_weight)
+                return self._logs(loss, values, ys, preds, sample_weight)
             if variables:
                 grads = Gradients()
-                backward(dy, grads)
+                backward(dys[0] if len(dys) == 1 else dys, grads)
                 for v in variables:  # weight regularizers: their penalty's gradient
                     if v.regularizer is not None:
                         grads.add(v, v.regularizer.gradient(v.value))
                 self.optimizer.apply(grads.for_variables(variables), variables)
-        return self._logs(loss, y, y_pred, sample_weight)
+        return self._logs(loss, values, ys, preds, sample_weight)
 
-    def _logs(self, loss, y, y_pred, sample_weight=None) -> dict:
+    def _logs(self, loss, values, ys, preds, sample_weight=None) -> dict:
         logs = {"loss": float(loss)}
-        for name, m in zip(self._metric_names, self._metrics):
+        if len(self._output_names) > 1:
+            for name, value in zip(self._output_names, values):
+                if value is not None:
+                    logs[f"{name}_loss"] = value
+        for name, m, k in zip(self._metric_names, self._metrics, self._metric_outputs):
+            yt = np.asarray(ys[k], dtype=preds[k].dtype)
             if id(m) in self._weighted_metric_ids and sample_weight is not None:
-                m.update_state(y, y_pred, sample_weight=sample_weight)
+                m.update_state(yt, preds[k], sample_weight=sample_weight)
             else:
-                m.update_state(y, y_pred)
+                m.update_state(yt, preds[k])
             logs[name] = float(m.result())
         return logs
 
     def _test_step(self, x, y, sample_weight=None) -> dict:
         y_pred, _ = self.forward(x, training=False)
-        y = np.asarray(y, dtype=y_pred.dtype)
-        if sample_weight is not None:
-            loss = self.loss(y, y_pred, sample_weight=sample_weight)
-        else:
-            loss = self.loss(y, y_pred)
-        return self._logs(loss + self._penalty(self._compiled_variables), y, y_pred, sample_weight)
+        preds, ys = _as_list(y_pred), self._targets(y)
+        loss, values, _ = self._losses(ys, preds, sample_weight, want_grad=False)
+        return self._logs(loss + self._penalty(self._compiled_variables), values, ys, preds, sample_weight)
 
     @staticmethod
     def _penalty(variables) -> float:
@@ -218,11 +369,12 @@ class Trainer:
             raise ValueError(f"Model '{self.name}': `{what}` needs targets `y` (the model has a "
                              f"compiled loss to compare its outputs with).")
         self._check_samples(x, what)
-        self._check_samples(y, what, "y")
-        sizes = {"x": _num_samples(x), "y": _num_samples(y)}
+        targets = self._targets(y)
+        self._check_samples([t for t in targets if t is not None], what, "y")
+        sizes = {"x": _num_samples(x), "y": _num_samples([t for t in targets if t is not None])}
         if sample_weight is not None:
             self._check_samples(sample_weight, what, "sample_weight")
-            sizes["sample_weight"] = _num_samples(sample_weight)
+            sizes["sample_weight"] = _num_samples(np.asarray(sample_weight))
         if sizes["x"] == 0:
             raise ValueError(f"Model '{self.name}': `{what}` needs at least one sample. Received x of shape "
                              f"{np.shape(_as_list(x)[0])}.")
@@ -238,10 +390,12 @@ class Trainer:
                 raise ValueError(f"Model '{self.name}': `{what}` needs `{name}` as an array of shape "
                                  f"(samples, ...), with a batch axis. Received: {name}={v!r}")
 
-    @staticmethod
-    def _class_weights(y, sample_weight, class_weight):
+    def _class_weights(self, y, sample_weight, class_weight):
         if class_weight is None:
             return sample_weight
+        if len(self._output_names) > 1:
+            raise NotImplementedError(f"Model '{self.name}': `class_weight` is not supported for models with "
+                                      f"several outputs (nor is it in Keras 3); pass `sample_weight`.")
         if sample_weight is not None:
             raise ValueError("Arguments `sample_weight` and `class_weight` cannot be specified at the same time.")
         labels = np.asarray(y)
@@ -311,7 +465,7 @@ class Trainer:
 
     def _evaluate_loop(self, x, y, sample_weight, batch_size, steps_total, cbs, bar_verbose) -> dict:
         self.reset_metrics()
-        total, seen, logs = 0.0, 0, {}
+        sums, seen, logs = {}, 0, {}
         bar = Progbar(steps_total, verbose=bar_verbose)
         for cb in cbs:
             cb.on_test_begin(None)
@@ -323,8 +477,9 @@ class Trainer:
             xb, yb = _take(x, index), _take(y, index)
             logs = self._test_step(xb, yb, sw)
             seen += _num_samples(xb)
-            total += logs["loss"] * _num_samples(xb)
-            logs["loss"] = total / seen
+            for key in ["loss"] + self._loss_names:  # batch-size weighted means, as Keras's trackers
+                sums[key] = sums.get(key, 0.0) + logs[key] * _num_samples(xb)
+                logs[key] = sums[key] / seen
             for cb in cbs:
                 cb.on_test_batch_end(step, logs)
             bar.update(step + 1, logs)
@@ -394,7 +549,7 @@ class Trainer:
             bar = Progbar(steps, verbose=bar_verbose)
             order = urandom.generator().permutation(n) if shuffle else np.arange(n)
             self.reset_metrics()
-            seen, total = 0, 0.0
+            seen, sums = 0, {}
             logs = {}
             for step in range(steps):
                 index = order[(step * batch_size) % n:][:batch_size]
@@ -407,8 +562,9 @@ class Trainer:
                         f"Model '{self.name}': the loss became {logs['loss']} at epoch {epoch + 1}, "
                         f"step {step + 1}; the weights were not updated by that step.")
                 seen += len(index)
-                total += logs["loss"] * len(index)
-                logs["loss"] = total / seen
+                for key in ["loss"] + self._loss_names:
+                    sums[key] = sums.get(key, 0.0) + logs[key] * len(index)
+                    logs[key] = sums[key] / seen
                 for cb in cbs:
                     cb.on_train_batch_end(step, logs)
                 if step + 1 < steps:  # the last line waits for the validation results, as in Keras

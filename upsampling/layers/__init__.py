@@ -7,6 +7,9 @@ from upsampling.layers.activation import LeakyReLU, ReLU
 from upsampling.layers.base import Input, InputLayer, KerasTensor, Layer
 from upsampling.layers.convolutional import Conv2D, Conv2DTranspose
 from upsampling.layers.core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+from upsampling.layers.lambda_layer import Lambda
+from upsampling.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
+                                       average, concatenate, maximum, minimum, multiply, subtract)
 from upsampling.layers.normalization import (BatchNormalization, GroupNormalization, InstanceNormalization,
                                              LayerNormalization)
 from upsampling.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
@@ -25,6 +28,9 @@ __all__ = ["Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Co
            "KerasTensor", "Layer", "LayerNormalization", "LeakyReLU", "MaxPooling2D", "ReLU", "Reshape",
            "SpatialDropout2D", "UpSampling2D", "ZeroPadding2D",
            "Resizing", "BlurUpSampling2D", "DepthToSpace", "PixelShuffle", "SubPixelConv2D"]
+# merging layers (Keras 3's `merging` family) and their functional spellings; Lambda
+__all__ += ["Add", "Average", "Concatenate", "Lambda", "Maximum", "Minimum", "Multiply", "Subtract",
+            "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]
 
 # Every layer name `keras.layers` exports (Keras 3), so that a missing one is reported as missing.
 KERAS_LAYER_NAMES = frozenset("""

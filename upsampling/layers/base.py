@@ -6,6 +6,7 @@ backward closure ``backward(dy, grads) -> dx`` (see `upsampling.autograd`).
 """
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 from collections import Counter
@@ -13,7 +14,7 @@ from collections import Counter
 import numpy as np
 
 from upsampling import initializers, shapes
-from upsampling.autograd import Variable
+from upsampling.autograd import Tensor, Variable, current_tape, trace
 
 _name_counts: Counter = Counter()
 # Set by the file loaders (`upsampling.io.reader.weight_budget`) to a callable
@@ -69,7 +70,10 @@ class KerasTensor:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node = node  # the Node that produced it (None only transiently)
+        self.index = 0    # which output of that node (a nested model may have several)
         self.name = name
+        if node is not None:
+            node.outputs = [self]
 
     @property
     def ndim(self) -> int:
@@ -82,9 +86,18 @@ class KerasTensor:
 class Node:
     """One call of a layer in a functional graph."""
 
-    def __init__(self, layer, inputs: list):
+    def __init__(self, layer, inputs: list, as_list: bool = False, training=None):
         self.layer = layer
         self.inputs = inputs  # list of KerasTensor
+        self.outputs: list = []  # the KerasTensors it made
+        self.as_list = as_list or len(inputs) != 1  # the layer was called on a list of tensors
+        # `layer(x, training=True)` in a functional graph: that mode always, whatever the model runs in
+        self.training = None if training is None else bool(training)
+
+
+def _is_shape_list(shape) -> bool:
+    """True for a list of shapes (a multi-input call), False for one shape."""
+    return isinstance(shape, list) and bool(shape) and all(isinstance(s, (tuple, list)) for s in shape)
 
 
 def _to_shape(value, name: str, owner: str) -> tuple:
@@ -137,13 +150,32 @@ class Layer:
         return ValueError(f"{self._owner}: {message}")
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name: str, shape, initializer="zeros", trainable: bool = True,
-                   regularizer=None, constraint=None) -> Variable:
-        init = initializers.get(initializer)
+    def add_weight(self, name=None, shape=None, initializer=None, trainable: bool = True,
+                   regularizer=None, constraint=None, dtype=None, **kwargs) -> Variable:
+        """A new weight of `shape`, initialised by `initializer` (Keras 3's default:
+        ``"glorot_uniform"``). Keras 2's order ``add_weight(name, shape, ...)`` and Keras 3's
+        ``add_weight(shape, initializer, ...)`` (a shape first) both work."""
+        if isinstance(name, (tuple, list)) and not isinstance(shape, (tuple, list)):
+            name, shape, initializer = None, name, initializer if shape is None else shape
+        for key in ("autocast", "aggregation", "synchronization", "use_resource"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise TypeError(f"{self._owner}: `add_weight` got unexpected arguments {sorted(kwargs)}.")
+        if shape is None:
+            shape = ()
+        if name is None:
+            name = f"variable_{len(self._variables)}" if self._variables else "variable"
+        init = initializers.get("glorot_uniform" if initializer is None else initializer)
+        dtype = self.dtype if dtype is None else np.dtype(dtype).name
+        from upsampling import constraints, regularizers
+        if regularizer is not None and not hasattr(regularizer, "gradient"):
+            regularizer = regularizers.get(regularizer, self._owner)
+        if constraint is not None and not hasattr(constraint, "get_config"):
+            constraint = constraints.get(constraint, self._owner)
         if weight_guard is not None:
-            weight_guard(self, name, tuple(shape), self.dtype)
+            weight_guard(self, name, tuple(shape), dtype)
         shapes.check_elements(tuple(shape), self._owner, f"weight `{name}`", batch_axis=False)
-        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name, trainable=trainable)
         var.path = f"{self.name}/{name}"
         var.regularizer, var.constraint = regularizer, constraint
@@ -158,19 +190,37 @@ class Layer:
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
 
+    def _sublayers(self) -> list:
+        """Layers kept as attributes (directly or in a list), as Keras tracks them."""
+        out = []
+        for key, value in vars(self).items():
+            if key.startswith("_") and key != "_layers":
+                continue
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(item, Layer) and item is not self and all(item is not o for o in out):
+                    out.append(item)
+        return out
+
     @property
     def weights(self) -> list:
-        return list(self._variables)
+        out = list(self._variables)
+        for layer in self._sublayers():
+            out += [v for v in layer.weights if all(v is not o for o in out)]
+        return out
 
     @property
     def trainable_weights(self) -> list:
-        return [v for v in self.weights if v.trainable] if self.trainable else []
+        if not self.trainable:
+            return []
+        out = [v for v in self._variables if v.trainable]
+        for layer in self._sublayers():
+            out += [v for v in layer.trainable_weights if all(v is not o for o in out)]
+        return out
 
     @property
     def non_trainable_weights(self) -> list:
-        if not self.trainable:
-            return self.weights
-        return [v for v in self.weights if not v.trainable]
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
@@ -229,7 +279,44 @@ class Layer:
         """Create weights for `input_shape` (batch axis included). Subclasses extend this."""
 
     def compute_output_shape(self, input_shape) -> tuple:
+        if self._traces_call():
+            return self._traced_output_shape(input_shape)
         return tuple(input_shape)
+
+    def _traces_call(self) -> bool:
+        """A subclass written the Keras way (`call` with upsampling.ops) rather than `call_forward`."""
+        cls = type(self)
+        return cls.call is not Layer.call and cls.call_forward is Layer.call_forward
+
+    def _traced_output_shape(self, input_shape):
+        """Run `call` on zeros of `input_shape` (unknown sizes as 1) and read the output's shape."""
+        def zeros(shape):
+            return np.zeros(tuple(1 if v is None else v for v in shape), self.dtype)
+
+        arrays = [zeros(s) for s in input_shape] if _is_shape_list(input_shape) else zeros(input_shape)
+        with np.errstate(all="ignore"):
+            out = self._call_traced(arrays, False)[0]
+        def shape_of(o, shape):
+            return (shape[0],) + tuple(np.shape(o)[1:])
+        first = input_shape[0] if _is_shape_list(input_shape) else input_shape
+        if isinstance(out, (list, tuple)):
+            return [shape_of(o, first) for o in out]
+        return shape_of(out, first)
+
+    def _call_traced(self, x, training: bool):
+        """`call` traced: (outputs, backward(dy, grads) -> dx)."""
+        kwargs = {}
+        try:
+            params = inspect.signature(self.call).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            kwargs["training"] = training
+        try:
+            out, vjp = trace(lambda inputs: self.call(inputs, **kwargs), x, training=training)
+        except TypeError as exc:
+            raise TypeError(f"{self._owner}: `call` cannot be differentiated: {exc}") from None
+        return out, vjp
 
     def _check_input_shape(self, shape: tuple) -> None:
         """Rank checks shared by all layers; subclasses add channel/size rules in `build`."""
@@ -244,6 +331,13 @@ class Layer:
                               f"shape {shape}.")
 
     def _maybe_build(self, input_shape) -> None:
+        if _is_shape_list(input_shape):  # a call on a list of tensors
+            shapes = [tuple(s) for s in input_shape]
+            if not self.built:
+                self.build(shapes)
+                self.input_shape_ = [(None,) + s[1:] for s in shapes]
+                self.built = True
+            return
         shape = tuple(input_shape)
         if not self.built:
             self._check_input_shape(shape)
@@ -299,23 +393,72 @@ class Layer:
 
     def forward(self, x, training: bool = False):
         """Compute the output for array `x`; returns (y, backward) with backward(dy, grads) -> dx."""
-        x = self._convert(x)
-        self._maybe_build(x.shape)
+        if isinstance(x, (list, tuple)):
+            x = [self._convert(v) for v in x]
+            self._maybe_build([v.shape for v in x])
+        else:
+            x = self._convert(x)
+            self._maybe_build(x.shape)
+        if self._traces_call():
+            return self._call_traced(x, training)
         return self.call_forward(x, training)
 
     def call_forward(self, x: np.ndarray, training: bool):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement `call(inputs)` (with "
+                                  f"upsampling.ops functions) to compute its output.")
 
     def call(self, x, training=None):
         """Keras-style plain call on arrays (no gradients)."""
         return self.forward(x, bool(training))[0]
 
-    def __call__(self, inputs, training=None):
-        if isinstance(inputs, KerasTensor):
-            self._maybe_build(inputs.shape)
-            out = self.compute_output_shape(inputs.shape)
-            return KerasTensor(out, dtype=self.dtype, node=Node(self, [inputs]), name=self.name)
+    def __call__(self, inputs, training=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{self._owner}: unexpected call arguments {sorted(kwargs)}.")
+        as_list = isinstance(inputs, (list, tuple))
+        items = list(inputs) if as_list else [inputs]
+        symbolic = [isinstance(t, KerasTensor) for t in items]
+        if any(symbolic):
+            if not all(symbolic):
+                raise TypeError(f"{self._owner}: a layer is called either on symbolic tensors (from "
+                                f"`Input`) or on arrays, not a mix. Received: {items!r}")
+            shapes = [t.shape for t in items]
+            self._maybe_build(shapes if as_list else shapes[0])
+            out = self.compute_output_shape(shapes if as_list else shapes[0])
+            node = Node(self, items, as_list=as_list, training=training)
+            if _is_shape_list(out):
+                raise NotImplementedError(f"{self._owner}: layers with several outputs are not "
+                                          f"supported in functional models.")
+            tensor = KerasTensor(out, dtype=self.dtype, node=node, name=self.name)
+            self._first_node = getattr(self, "_first_node", None) or node
+            return tensor
+        if any(isinstance(t, Tensor) for t in items):  # inside a traced call: record this call
+            tape = current_tape()
+            x = items if as_list else items[0]
+            return tape.record_layer(self, x, bool(tape.training if training is None else training))
         return self.forward(inputs, bool(training))[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a model (a list for several)."""
+        node = self._called_node("input")
+        return node.inputs if node.as_list else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call in a model (`model.layers[-2].output`)."""
+        node = self._called_node("output")
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def _called_node(self, what: str):
+        node = getattr(self, "_first_node", None)
+        if node is None:
+            raise AttributeError(f"{self._owner} has no symbolic {what}: it has not been called on a symbolic "
+                                 f"tensor (from `Input`) yet.")
+        return node
+
+    def add_loss(self, loss):
+        raise NotImplementedError(f"{self._owner}: `add_loss` is not supported by upsampling; compile the "
+                                  f"model with a loss function (several outputs may each have one).")
 
     @property
     def output_shape(self) -> tuple:
@@ -363,7 +506,12 @@ class InputLayer(Layer):
         self._batch_input_shape = full
         self.input_shape_ = full
         self.built = True
-        self.output = KerasTensor(full, dtype=self.dtype, node=Node(self, []), name=self.name)
+        self._first_node = Node(self, [])
+        KerasTensor(full, dtype=self.dtype, node=self._first_node, name=self.name)  # becomes `self.output`
+
+    @property
+    def input(self):
+        return self.output
 
     def call_forward(self, x, training):
         return x, lambda dy, grads: dy
