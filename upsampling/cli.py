@@ -146,9 +146,11 @@ def _evaluate(args) -> int:
     _check_positive("--seed", args.seed, 0)
     generator = _load_generator(args.generator)
     _check_images_fit(args.n, generator)
-    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, baselines=args.baselines)
+    _check_positive("--draws", args.draws)
+    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, draws=args.draws,
+                                 baselines=args.baselines)
     print(format_results(results))
-    print("FD and KID: lower is closer to the held-out images (features of the project's own classifier).")
+    print("FD and KID: lower is closer to the held-out images (features of the project's own classifiers).")
     return 0
 
 
@@ -201,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default="mnist5k")
     ev.add_argument("--n", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--draws", type=int, default=5,
+                    help="independent sets of --n samples; scores are their mean ± standard deviation (default 5)")
     ev.add_argument("--baselines", action="store_true",
                     help="also score real held-out images and an untrained generator of the same shape")
     ev.set_defaults(func=_evaluate)
