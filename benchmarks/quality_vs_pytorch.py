@@ -30,6 +30,8 @@ def parse_args(argv=None):
     p.add_argument("--ours", default=None, help="a finished `upsampling train` run folder to compare with")
     p.add_argument("--seconds", type=float, default=None,
                    help="PyTorch's training time (default: the --ours run's recorded training time)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="stop PyTorch after this many steps instead (a fixed-step comparison, for a loaded machine)")
     p.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="mnist5k")
@@ -37,22 +39,20 @@ def parse_args(argv=None):
     p.add_argument("--draws", type=int, default=5, help="sample draws for the spreads")
     p.add_argument("--out", default="runs/pytorch_dcgan")
     args = p.parse_args(argv)
-    if args.seconds is None and args.ours is None:
-        p.error("give --ours RUN (PyTorch then trains as long as that run did) or --seconds")
+    if args.seconds is None and args.ours is None and args.steps is None:
+        p.error("give --ours RUN (PyTorch then trains as long as that run did), --seconds or --steps")
     if args.seconds is not None and not args.seconds > 0:
         p.error(f"--seconds must be positive. Received: {args.seconds}")
     return args
 
 
-def our_run_seconds(run: Path) -> float:
-    """The training time an `upsampling train` run recorded in its checkpoint (all its invocations)."""
+def our_run_seconds(run: Path) -> tuple:
+    """(training time, steps) an `upsampling train` run recorded in its checkpoint (all its invocations;
+    the time is None in checkpoints made before it was recorded)."""
     import numpy as np
     with np.load(run / "checkpoint.npz") as z:
         meta = json.loads(bytes(z["meta"]).decode())
-    if not meta.get("elapsed"):
-        raise SystemExit(f"{run}/checkpoint.npz records no training time (made before it was recorded); "
-                         "give --seconds")
-    return float(meta["elapsed"]), int(meta["step"])
+    return (float(meta["elapsed"]) if meta.get("elapsed") else None), int(meta["step"])
 
 
 def build_dcgan(latent_dim: int = 100, channels: int = 1):
@@ -154,10 +154,15 @@ def main(argv=None) -> int:
     if args.ours:
         run_seconds, our_steps = our_run_seconds(Path(args.ours))
         seconds = args.seconds or run_seconds
+    if seconds is None and args.steps is None:
+        raise SystemExit(f"{args.ours}/checkpoint.npz records no training time; give --seconds or --steps")
+    seconds = float("inf") if seconds is None else seconds
     images = load_data(args.data, split="train", scale="tanh")[0]
+    limit = " and ".join(([f"{seconds:.0f}s"] if seconds < float("inf") else [])
+                         + ([f"{args.steps} steps"] if args.steps else []))
     print(f"PyTorch {torch.__version__} DCGAN on {args.data} ({len(images):,} images), {args.threads} threads, "
-          f"seed {args.seed}, {seconds:.0f}s of training ...", flush=True)
-    generator, steps, took = train_dcgan(images, seconds=seconds, seed=args.seed)
+          f"seed {args.seed}, at most {limit} of training ...", flush=True)
+    generator, steps, took = train_dcgan(images, seconds=seconds, seed=args.seed, max_steps=args.steps)
     print(f"  {steps} steps in {took:.0f}s" + (f" (ours: {our_steps} steps)" if our_steps is not None else ""))
     torch.save(generator.state_dict(), out / "generator.pt")
     sample = torch_sampler(generator)
@@ -172,7 +177,7 @@ def main(argv=None) -> int:
         results[f"ours ({Path(args.ours).name})"] = evaluate_samples(latent_sampler(ours), **common)
     results["PyTorch DCGAN"] = evaluate_samples(sample, **common)
     print(format_results(results))
-    summary = {"seconds": seconds, "pytorch_steps": steps, "our_steps": our_steps, "threads": args.threads,
+    summary = {"seconds": took, "pytorch_steps": steps, "our_steps": our_steps, "threads": args.threads,
                "seed": args.seed, "samples": str(grid),
                "results": {k: v["extractors"] for k, v in results.items()}}
     (out / "results.json").write_text(json.dumps(summary, indent=1))

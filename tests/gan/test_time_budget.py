@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from upsampling.gan import trainer as trainer_module
-from upsampling.gan.trainer import GANTrainer, TrainConfig
+from tests.gan.test_trainer import _config as trainer_config
+from upsampling.gan.trainer import GANTrainer
 from upsampling.models import load_model
 from upsampling.progress import RunEstimate, format_duration
 
@@ -43,10 +44,7 @@ def clock(monkeypatch):
 
 
 def _config(**kw):
-    base = dict(data="digits", upsampler="transpose", epochs=3, batch_size=32, latent_dim=8, filters=8, seed=5,
-                sample_count=16)
-    base.update(kw)
-    return TrainConfig(**base)
+    return trainer_config(**{"epochs": 3, "seed": 5, **kw})
 
 
 def _score(generator):
