@@ -190,7 +190,7 @@ if __name__ == '__main__':
     parser.add_argument('--epochs', type=int, default=100)
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument('--max-batches', type=int, default=None)
-    parser.add_argument('--save', default='cgan_generator.model', help='where to save the generator')
+    parser.add_argument('--save', default='cgan_generator.keras', help='where to save the generator')
     args = parser.parse_args()
     # size of the latent space
     latent_dim = 100

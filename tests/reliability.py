@@ -55,6 +55,7 @@ def checkpoint_arrays(path: Path) -> dict:
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode())
+    meta.pop("elapsed", None)  # the run's wall-clock time: differs between identical runs
     return {"meta": meta, **arrays}
 
 

@@ -44,7 +44,7 @@ def _train(args) -> int:
     from upsampling.gan.trainer import GANTrainer, TrainConfig
     config = TrainConfig(data=args.data, upsampler=args.upsampler, epochs=args.epochs, batch_size=args.batch_size,
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
-                         seed=args.seed, max_steps=args.max_steps)
+                         seed=args.seed, max_steps=args.max_steps, time_budget=args.time_budget)
     config.validate()  # settings first: a typo should not wait for the data to load
     rundir.check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite)
     if args.resume and not (Path(args.out) / "checkpoint.npz").is_file():
@@ -62,7 +62,11 @@ def _train(args) -> int:
         print(f"Resuming at epoch {trainer.epoch + 1}, step {trainer.step} from {trainer.checkpoint_path}")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
         trainer.train()
-    if trainer.epoch < config.epochs:
+    if trainer.stopped_by == "time_budget":
+        print(f"Stopped at the time budget ({args.time_budget:g} min) after {trainer.step} of "
+              f"{config.epochs * trainer.steps_per_epoch} steps; {trainer.out / 'generator.keras'} is ready, and "
+              f"--resume continues the run from {trainer.checkpoint_path}.")
+    elif trainer.epoch < config.epochs:
         print(f"Stopped after {trainer.step} steps (--max-steps); the checkpoint is {trainer.checkpoint_path}, "
               f"continue with --resume.")
     else:
@@ -143,9 +147,11 @@ def _evaluate(args) -> int:
     _check_positive("--seed", args.seed, 0)
     generator = _load_generator(args.generator)
     _check_images_fit(args.n, generator)
-    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, baselines=args.baselines)
+    _check_positive("--draws", args.draws)
+    results = evaluate_generator(generator, dataset=args.data, n=args.n, seed=args.seed, draws=args.draws,
+                                 baselines=args.baselines)
     print(format_results(results))
-    print("FD and KID: lower is closer to the held-out images (features of the project's own classifier).")
+    print("FD and KID: lower is closer to the held-out images (features of the project's own classifiers).")
     return 0
 
 
@@ -186,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=0.0002)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    train.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                       help="stop when this much time is up (checkpoint, samples and the best generator "
+                            "written; --resume continues): trade time for quality")
     train.add_argument("--out", default="runs/default", help="run folder (default: runs/default)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true",
@@ -209,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default="mnist5k")
     ev.add_argument("--n", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--draws", type=int, default=5,
+                    help="independent sets of --n samples; scores are their mean ± standard deviation (default 5)")
     ev.add_argument("--baselines", action="store_true",
                     help="also score real held-out images and an untrained generator of the same shape")
     ev.set_defaults(func=_evaluate)

@@ -60,7 +60,7 @@ def add_parsers(sub) -> None:
     art.add_argument("--seeds", type=int, default=20, help="random initialisations per upsampler (default 20)")
     art.add_argument("--channels", type=int, default=8)
     art.add_argument("--size", type=int, default=16, help="probe height and width (default 16)")
-    art.add_argument("--generators", nargs="*", default=[], help="saved generators (RUN/generator.model) to measure")
+    art.add_argument("--generators", nargs="*", default=[], help="saved generators (RUN/generator.keras) to measure")
     art.add_argument("--out", default="runs/artifacts")
     art.add_argument("--no-images", action="store_true", help="write the tables only")
     art.set_defaults(func=_artifacts)

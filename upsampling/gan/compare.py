@@ -3,7 +3,7 @@ with the same settings and the same training budget, then score every generator 
 
 Folder layout (``OUT/<upsampler>/seed<N>/`` is an ordinary `upsampling train` run folder):
 
-    OUT/<upsampler>/seed<N>/checkpoint.npz, generator.model, samples/...   the training run
+    OUT/<upsampler>/seed<N>/checkpoint.npz, generator.keras, samples/...   the training run
     OUT/<upsampler>/seed<N>/timing.json    seconds and steps spent training (summed over resumes)
     OUT/<upsampler>/seed<N>/result.json    quality and checkerboard numbers of the saved generator
     OUT/compare.md, compare.csv, compare.png, compare_samples.png          the report
@@ -57,7 +57,7 @@ def run_folder(out, upsampler: str, seed: int) -> Path:
 
 
 def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, verbose: int = 1):
-    """Train (or continue) one run; returns when its generator.model is written."""
+    """Train (or continue) one run; returns when its generator.keras is written."""
     from upsampling.gan.trainer import GANTrainer, TrainConfig
     config = TrainConfig(data=cfg.data, upsampler=upsampler, epochs=cfg.epochs, batch_size=cfg.batch_size,
                          latent_dim=cfg.latent_dim, filters=cfg.filters, learning_rate=cfg.learning_rate, seed=seed)
@@ -72,7 +72,7 @@ def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, ve
         trainer.load_checkpoint()
     timing_path = folder / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
-    if trainer.epoch < cfg.epochs or not (folder / "generator.model").exists():
+    if trainer.epoch < cfg.epochs or not (folder / "generator.keras").exists():
         start_step, started = trainer.step, time.perf_counter()
         trainer.train()
         timing = {"seconds": timing["seconds"] + time.perf_counter() - started,
@@ -85,7 +85,7 @@ def evaluate_one(cfg: CompareConfig, folder: Path, timing: dict, upsampler: str,
     """Quality (as `upsampling evaluate`) and checkerboard metrics of the run's saved generator."""
     from upsampling.gan.evaluate import evaluate_generator
     from upsampling.models import load_model
-    generator = load_model(folder / "generator.model")
+    generator = load_model(folder / "generator.keras")
     quality = evaluate_generator(generator, dataset=cfg.data, n=cfg.eval_n, seed=0, verbose=0)["generator"]
     checker = generator_metrics(generator)
     meta = {}
@@ -240,7 +240,7 @@ def samples_figure(out: Path, cfg: CompareConfig, results: list, n: int = 8) -> 
     fig = Figure(figsize=(1.2 * n + 1.6, 1.25 * len(groups) + 0.4), dpi=100)
     latent = None
     for row, (up, rs) in enumerate(groups.items()):
-        gen = load_model(run_folder(out, up, rs[0]["seed"]) / "generator.model")
+        gen = load_model(run_folder(out, up, rs[0]["seed"]) / "generator.keras")
         if latent is None:
             latent = np.random.default_rng(123).standard_normal((n, gen.input_shape[-1])).astype(np.float32)
         images = np.asarray(gen.predict(latent, verbose=0))

@@ -39,7 +39,7 @@ import numpy as np
 
 from upsampling import random as urandom
 from upsampling.gan.dcgan import make_discriminator, make_gan, make_generator
-from upsampling.progress import Progbar
+from upsampling.progress import Progbar, RunEstimate, format_duration
 from upsampling.atomic import atomic_write_bytes, remove_stale_temporaries
 from upsampling.gan import rundir
 
@@ -88,12 +88,13 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # stop after this many steps in total (for tests and quick looks)
     sample_count: int = 64
+    time_budget: float | None = None  # minutes this invocation may train; then it stops as if finished
 
     def fingerprint(self) -> dict:
         """The settings a resumed run must share with the original."""
         d = dataclasses.asdict(self)
-        d.pop("epochs")
-        d.pop("max_steps")
+        for key in ("epochs", "max_steps", "time_budget"):
+            d.pop(key)
         return d
 
     def validate(self, n_images: int | None = None) -> None:
@@ -111,6 +112,10 @@ class TrainConfig:
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
                 or not float(lr) <= float(np.finfo(np.float32).max):
             raise ValueError(f"--learning-rate must be a positive number, finite in float32. Received: {lr!r}")
+        tb = self.time_budget
+        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, (int, float, np.floating))
+                               or not math.isfinite(tb) or tb <= 0):
+            raise ValueError(f"--time-budget must be a positive number of minutes. Received: {tb!r}")
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(f"--upsampler must be one of {', '.join(UPSAMPLERS)}. Received: {self.upsampler!r}")
         if n_images is not None and self.batch_size > n_images:
@@ -160,6 +165,10 @@ class GANTrainer:
         self.scorer = scorer
         self.scores: list = []  # the scorer's value after each epoch
         self.best_epoch = None
+        self.elapsed = 0.0  # seconds spent training this run, over all its invocations (checkpointed)
+        self.stopped_by = None  # after train(): None (finished), "max_steps" or "time_budget"
+        self._clock = RunEstimate()
+        self._started, self._elapsed_before = time.perf_counter(), 0.0
         # This run's random stream, independent of anything else that draws from the shared generator.
         self.rng_state = urandom.get_state()
         self._training = False
@@ -178,6 +187,7 @@ class GANTrainer:
     def save_checkpoint(self) -> Path:
         if self._training:
             self.rng_state = urandom.get_state()
+            self.elapsed = self._elapsed_before + time.perf_counter() - self._started
         arrays = {}
         for prefix, model in (("g", self.generator), ("d", self.discriminator)):
             for i, w in enumerate(model.get_weights()):
@@ -189,7 +199,7 @@ class GANTrainer:
         meta = {"config": self.config.fingerprint(), "data": self.data_fingerprint,
                 "epoch": self.epoch, "batch": self.batch, "step": self.step,
                 "history": self.history, "rng": self.rng_state, "scores": self.scores,
-                "best_epoch": self.best_epoch}
+                "best_epoch": self.best_epoch, "elapsed": self.elapsed}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
@@ -231,6 +241,7 @@ class GANTrainer:
         self.history = meta["history"]
         self.rng_state = meta["rng"]
         self.scores, self.best_epoch = meta.get("scores", []), meta.get("best_epoch")
+        self.elapsed = float(meta.get("elapsed", 0.0))
         self._owns_checkpoint = True
 
     def _read_checkpoint(self, path: Path):
@@ -286,6 +297,9 @@ class GANTrainer:
         best = meta.get("best_epoch")
         if best is not None and (not isinstance(best, int) or not 1 <= best <= max(epoch, 1)):
             raise ValueError(f"malformed best epoch {best!r}")
+        elapsed = meta.get("elapsed", 0.0)
+        if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf:
+            raise ValueError(f"malformed elapsed time {elapsed!r}")
         return meta, arrays
 
     # ---------------------------------------------------------------------------- training
@@ -363,7 +377,11 @@ class GANTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         half = cfg.batch_size // 2
         steps = self.steps_per_epoch
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
+        self._elapsed_before = self.elapsed
+        deadline = None if cfg.time_budget is None else started + 60.0 * cfg.time_budget
+        self.stopped_by = None
+        clock = self._clock = RunEstimate()
         self._log(f"DCGAN on {cfg.data}: {len(self.images):,} images of {self.images.shape[1:]}, generator "
                   f"upsampling with '{cfg.upsampler}' ({self.generator.count_params():,} parameters), "
                   f"discriminator {self.discriminator.count_params():,} parameters; {steps} steps an epoch "
@@ -371,20 +389,26 @@ class GANTrainer:
         try:
             while self.epoch < cfg.epochs:
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    self.stopped_by = "max_steps"
                     self.save_checkpoint()  # before the next epoch's order is drawn: a resume draws it
                     return self.history
                 if self.order is None or self.batch == 0:
                     self.order = urandom.generator().permutation(len(self.images))
                 self._log(f"Epoch {self.epoch + 1}/{cfg.epochs}")
-                bar = Progbar(steps, verbose=self.verbose)
+                bar = Progbar(steps, verbose=self.verbose, suffix=lambda: f" - run ETA {self._eta_text(deadline)}")
                 while self.batch < steps:
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                        self.stopped_by = "max_steps"
                         self.save_checkpoint()
                         return self.history
+                    if self._out_of_time(deadline):
+                        return self._stop_at_time_budget(bar)
                     index = self.order[self.batch * half:(self.batch + 1) * half]
                     if len(index) < half:  # a short tail: wrap around the permutation
                         index = np.concatenate([index, self.order[:half - len(index)]])
+                    step_started = time.perf_counter()
                     logs = self.train_step(self.images[index])
+                    clock.add_step(time.perf_counter() - step_started)
                     bad = [k for k, v in logs.items() if not math.isfinite(v)]
                     if bad:
                         kept = (f"The last good checkpoint ({self.checkpoint_path}) was kept"
@@ -402,13 +426,17 @@ class GANTrainer:
                         stop = Interrupted(self._signal or signal.SIGINT)
                         stop.between_steps = True
                         raise stop
+                end_started = time.perf_counter()
                 self.epoch += 1
                 self.batch = 0
                 samples = self.write_samples(f"epoch_{self.epoch:03d}")
                 self.write_loss_plot()
                 score = self._score_epoch()
                 self.save_checkpoint()
-                self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}{score}")
+                clock.add_epoch_end(time.perf_counter() - end_started)
+                self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}{score}  "
+                          f"[{format_duration(time.perf_counter() - started)} so far, run ETA "
+                          f"{self._eta_text(deadline)}]")
         except KeyboardInterrupt as exc:
             if getattr(exc, "between_steps", False):  # the state is consistent: keep it
                 self.save_checkpoint()
@@ -416,16 +444,60 @@ class GANTrainer:
             else:  # in the middle of a step: the last checkpoint is the last consistent state
                 self._log(f"\nInterrupted mid-step: kept the last checkpoint {self.checkpoint_path}.")
             raise
+        path, chosen = self._save_generators()
+        self._log(f"Finished {self.step} steps in {time.perf_counter() - started:.0f}s. Generator: {path}{chosen}")
+        return self.history
+
+    # ---------------------------------------------------------------------------- time
+    def _steps_target(self) -> int:
+        """The step at which this invocation ends if no time budget stops it first."""
+        total = self.config.epochs * self.steps_per_epoch
+        return total if self.config.max_steps is None else min(total, max(self.config.max_steps, self.step))
+
+    def _eta_text(self, deadline) -> str:
+        """`3m05s` (the rest of the run), `1m10s (time budget)` when the budget ends it first, or `?`."""
+        target = self._steps_target()
+        ends_left = max(min(self.config.epochs, target // self.steps_per_epoch) - self.epoch, 0)
+        left = self._clock.remaining(target - self.step, ends_left)
+        if left is None:
+            return "?"
+        if deadline is not None and time.perf_counter() + left > deadline:
+            return f"{format_duration(max(deadline - time.perf_counter(), 0.0))} (time budget)"
+        return format_duration(left)
+
+    def _out_of_time(self, deadline) -> bool:
+        """True when the next step would end after the deadline (by the mean step time so far)."""
+        if deadline is None:
+            return False
+        return time.perf_counter() + (self._clock.step_seconds or 0.0) > deadline
+
+    def _stop_at_time_budget(self, bar) -> dict:
+        """End this invocation at the time budget as a finished run would end: checkpoint, sample grid and
+        generators written; `--resume` continues it."""
+        self.stopped_by = "time_budget"
+        if self.batch:
+            bar.update(self.batch, finalize=True)
+        samples = self.write_samples(f"epoch_{self.epoch:03d}_step_{self.step:06d}" if self.batch
+                                     else f"epoch_{self.epoch:03d}")
+        self.write_loss_plot()
+        self.save_checkpoint()
+        path, chosen = self._save_generators()
+        self._log(f"Time budget of {self.config.time_budget:g} min reached after {self.step} steps "
+                  f"(epoch {self.epoch + (1 if self.batch else 0)}/{self.config.epochs}"
+                  f"{f', batch {self.batch}/{self.steps_per_epoch}' if self.batch else ''}). Samples: {samples}. "
+                  f"Generator: {path}{chosen}")
+        return self.history
+
+    def _save_generators(self) -> tuple:
+        """Write generator.keras (the best-scoring epoch's when a scorer chose one, else the current
+        generator) and generator_last.keras; returns (path, a note on the choice)."""
         path = self.out / "generator.keras"
         if self.scorer is not None and self.best_epoch is not None:
             self.generator.save(self.out / "generator_last.keras")
             atomic_write_bytes(path, (self.out / "generator_best.keras").read_bytes())
-            chosen = f" (epoch {self.best_epoch}, the best score {min(self.scores):.2f})"
-        else:
-            self.generator.save(path)
-            chosen = ""
-        self._log(f"Finished {self.step} steps in {time.perf_counter() - started:.0f}s. Generator: {path}{chosen}")
-        return self.history
+            return path, f" (epoch {self.best_epoch}, the best score {min(self.scores):.2f})"
+        self.generator.save(path)
+        return path, ""
 
     def _score_epoch(self) -> str:
         """Score this epoch's generator; keep it as generator_best.keras when it is the best so far."""
