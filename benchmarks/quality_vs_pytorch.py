@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     results = {}
     if args.ours:
         from upsampling.models import load_model
-        ours = load_model(Path(args.ours) / "generator.model", compile=False)
+        ours = load_model(Path(args.ours) / "generator.keras", compile=False)
         results[f"ours ({Path(args.ours).name})"] = evaluate_samples(latent_sampler(ours), **common)
     results["PyTorch DCGAN"] = evaluate_samples(sample, **common)
     print(format_results(results))

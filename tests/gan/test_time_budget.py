@@ -65,10 +65,10 @@ def test_time_budget_stops_with_checkpoint_and_best_generator_and_resumes_exactl
     out = tmp_path / "run"
     assert (out / "checkpoint.npz").exists() and (out / "samples" / "epoch_001_step_000010.png").exists()
     assert run.scores == full.scores[:1] and run.best_epoch == 1
-    kept = load_model(out / "generator.model")  # the best (only) scored epoch
-    for a, b in zip(kept.get_weights(), load_model(out / "generator_best.model").get_weights()):
+    kept = load_model(out / "generator.keras")  # the best (only) scored epoch
+    for a, b in zip(kept.get_weights(), load_model(out / "generator_best.keras").get_weights()):
         np.testing.assert_array_equal(a, b)
-    last = load_model(out / "generator_last.model")  # where the budget stopped
+    last = load_model(out / "generator_last.keras")  # where the budget stopped
     for a, b in zip(last.get_weights(), run.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert run.elapsed == pytest.approx(10.0)
@@ -89,7 +89,7 @@ def test_time_budget_without_a_scorer_keeps_the_current_generator(tmp_path, digi
     run = GANTrainer(_config(time_budget=4.5 / 60), tmp_path / "run", images=digits, verbose=0)
     run.train()
     assert run.stopped_by == "time_budget" and run.step == 4
-    saved = load_model(tmp_path / "run" / "generator.model")
+    saved = load_model(tmp_path / "run" / "generator.keras")
     for a, b in zip(saved.get_weights(), run.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -135,7 +135,7 @@ def test_cli_time_budget_reports_and_resumes(tmp_path, digits, clock, capsys):
     assert main(args + ["--time-budget", str(25 / 60)]) == 0
     out = capsys.readouterr().out
     assert "Stopped at the time budget (0.416667 min) after 25 of 44 steps" in out and "--resume" in out
-    assert (run / "generator.model").exists() and (run / "checkpoint.npz").exists()
+    assert (run / "generator.keras").exists() and (run / "checkpoint.npz").exists()
     assert main(args + ["--resume"]) == 0
     assert "Finished 44 steps" in capsys.readouterr().out
     assert main(args + ["--overwrite", "--time-budget", "0"]) == 2

@@ -121,8 +121,10 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_allocation(saved, tmp
 
 
 @pytest.mark.parametrize("edit, message", [
+    (lambda c: c["config"]["layers"][1].update(class_name="Conv3D"),
+     r"unknown layer class 'Conv3D'; supported: \[.*'Conv2DTranspose'.*'UpSampling2D'"),
     (lambda c: c["config"]["layers"][1].update(class_name="Lambda"),
-     r"unknown layer class 'Lambda'; supported: \[.*'Conv2DTranspose'.*'UpSampling2D'"),
+     r"Lambda layer .* cannot be loaded from a file: it wraps Python code"),
     (lambda c: c["config"]["layers"][1]["config"].update(activation="mish"),
      r"unknown activation 'mish'; supported: \[.*'relu'.*\]"),
     (lambda c: c["config"]["layers"][1]["config"].update(

@@ -27,7 +27,8 @@ def test_leaky_relu_is_exact_with_threads_and_blocks(threads, monkeypatch):
     slope = np.float32(0.2)
     y = leaky_relu(x, 0.2)
     np.testing.assert_array_equal(y, np.where(x >= 0, x, x * slope))
-    np.testing.assert_array_equal(leaky_relu_backward(dy, x, y, 0.2), np.where(x >= 0, dy, dy * slope))
+    np.testing.assert_array_equal(leaky_relu_backward(dy, x, y, 0.2),
+                                  np.where(x > 0, dy, dy * slope))  # the slope at 0, as Keras and PyTorch
     # a non-contiguous input (a channels-first view) gives the same numbers
     xt = x.transpose(0, 3, 1, 2)
     np.testing.assert_array_equal(leaky_relu(xt, 0.2), np.where(xt >= 0, xt, xt * slope))

@@ -290,7 +290,8 @@ def from_keras(config, path, custom_objects=None):
         cls = classes.get(name)
         if cls is None or cls in (Sequential, Model):
             supported = sorted(k for k in classes if k not in ("Model", "Functional"))
-            raise fail(path, f"unknown layer class {name!r}; supported: {supported}.")
+            raise fail(path, f"unknown layer class {name!r}; supported: {supported}. A layer of your own "
+                             f"loads with custom_objects={{{name!r}: YourClass}}.")
         cfg = _clean_layer_config(cfg, path, owner, custom_objects)
         if cls is InputLayer:
             cfg = {k: v for k, v in cfg.items() if k in ("batch_shape", "dtype", "name", "shape",
@@ -300,7 +301,10 @@ def from_keras(config, path, custom_objects=None):
         layer = cls.from_config(cfg)
         build = config.get("build_config") or {}
         if not layer.built and isinstance(build.get("input_shape"), list) and cls is not InputLayer:
-            layer._maybe_build(tuple(build["input_shape"]))
+            shape = build["input_shape"]
+            # a merge layer's build shape is a list of shapes; every other layer's is one shape
+            layer._maybe_build([tuple(s) for s in shape] if any(isinstance(s, list) for s in shape)
+                               else tuple(shape))
         return layer
     except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError, IndexError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):

@@ -87,13 +87,24 @@ def compile_config(model) -> dict | None:
     if not getattr(model, "compiled", False) or model.loss is None:
         return None
     opt = optimizers.serialize(model.optimizer)
-    loss = losses.serialize(model.loss)
+
+    def one(loss):  # a loss as Keras writes it; a list or dict of them for several outputs
+        if loss is None:
+            return None
+        if isinstance(loss, (list, tuple)):
+            return [one(item) for item in loss]
+        if isinstance(loss, dict):
+            return {name: one(item) for name, item in loss.items()}
+        ser = losses.serialize(loss)
+        return {"module": "keras.losses", "class_name": ser["class_name"],
+                "config": keras_config._jsonable(ser["config"]), "registered_name": None}
+
+    weights = getattr(model, "_loss_spec", (None, None))[1]
     spec = getattr(model, "_compile_spec", {})
     return {"optimizer": {"module": "keras.optimizers", "class_name": opt["class_name"],
                           "config": keras_config._jsonable(opt["config"]), "registered_name": None},
-            "loss": {"module": "keras.losses", "class_name": loss["class_name"],
-                     "config": keras_config._jsonable(loss["config"]), "registered_name": None},
-            "loss_weights": None, "metrics": spec.get("metrics") or None,
+            "loss": one(model.loss),
+            "loss_weights": None if weights is None else keras_config._jsonable(weights), "metrics": spec.get("metrics") or None,
             "weighted_metrics": spec.get("weighted_metrics") or None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
@@ -112,10 +123,21 @@ def apply_compile_config(model, spec: dict, path) -> None:
         opt_spec = spec.get("optimizer") or spec.get("optimizer_config")
         optimizer = optimizers.deserialize(_plain(opt_spec)) if opt_spec is not None else "rmsprop"
         loss = spec.get("loss")
-        loss = losses.deserialize(_plain(loss)) if isinstance(loss, dict) else loss
+
+        def one(item):  # a serialized loss, a name, or a list / dict of them (several outputs)
+            if isinstance(item, dict) and "class_name" in item:
+                return losses.deserialize(_plain(item))
+            if isinstance(item, dict):
+                return {name: one(value) for name, value in item.items()}
+            if isinstance(item, list):
+                return [one(value) for value in item]
+            return item
+
+        loss = one(loss)
         metrics = [m.get("class_name") if isinstance(m, dict) else m for m in spec.get("metrics") or []]
         weighted = [m.get("class_name") if isinstance(m, dict) else m for m in spec.get("weighted_metrics") or []]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, weighted_metrics=weighted or None)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, weighted_metrics=weighted or None,
+                      loss_weights=spec.get("loss_weights"))
     except (TypeError, ValueError, KeyError, NotImplementedError, AttributeError) as exc:
         raise fail(path, f"cannot compile the model as saved ({exc}); load it with compile=False "
                          f"to get the uncompiled model.") from None
