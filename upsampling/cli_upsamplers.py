@@ -31,7 +31,7 @@ def _compare(args) -> int:
     from upsampling.gan.compare import CompareConfig, run_compare
     cfg = CompareConfig(data=args.data, upsamplers=tuple(args.upsamplers), seeds=tuple(args.seeds),
                         epochs=args.epochs, batch_size=args.batch_size, filters=args.filters,
-                        select_best=args.select_best, eval_n=args.eval_n)
+                        select_best=args.select_best, eval_n=args.eval_n, minutes=args.minutes)
     try:
         run_compare(args.out, cfg, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as exc:
@@ -70,6 +70,9 @@ def add_parsers(sub) -> None:
     cmp_.add_argument("--upsamplers", nargs="+", default=list(DEFAULT_UPSAMPLERS), choices=UPSAMPLERS)
     cmp_.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     cmp_.add_argument("--epochs", type=int, default=3, help="training budget of every run, in epochs (default 3)")
+    cmp_.add_argument("--minutes", type=float, default=None,
+                      help="also stop every run after this much training time (the same wall-clock budget "
+                           "for each upsampler; resumes count time already spent)")
     cmp_.add_argument("--data", default="mnist5k")
     cmp_.add_argument("--batch-size", type=int, default=64)
     cmp_.add_argument("--filters", type=int, default=64)

@@ -47,3 +47,23 @@ def test_cli_reports_bad_settings_with_exit_code_2(tmp_path, capsys):
     (tmp_path / "settings.json").write_text(json.dumps({"data": "mnist5k", "epochs": 99}))
     assert main(["compare", "--out", str(tmp_path), "--upsamplers", "blur", "--seeds", "0"]) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_a_minutes_budget_stops_every_run_at_the_same_training_time(tmp_path):
+    # 40 epochs of digits would take far longer than the 1.5 s budget: the run stops at the budget,
+    # writes its generator, and a second call does not train it further (the time is spent)
+    cfg = CompareConfig(upsamplers=("nearest",), **{**SMALL, "epochs": 40}, minutes=0.025)
+    first = run_compare(tmp_path, cfg, verbose=0)
+    timing = json.loads((run_folder(tmp_path, "nearest", 0) / "timing.json").read_text())
+    steps_per_epoch = 1437 // 128  # sklearn's 1,797 digits less the held-out 360, in batches of 128
+    assert 0 < timing["steps"] < 40 * steps_per_epoch and first[0]["steps"] == timing["steps"]
+    assert timing["seconds"] < 1.5 + 5.0  # stopped near the budget (one step and the saves past it)
+    (run_folder(tmp_path, "nearest", 0) / "result.json").unlink()  # forces a re-check of the run
+    again = run_compare(tmp_path, cfg, verbose=0)
+    assert again[0]["steps"] == first[0]["steps"]
+
+
+@pytest.mark.parametrize("minutes", [0, -1.0, float("nan"), True])
+def test_a_minutes_budget_must_be_positive(tmp_path, minutes):
+    with pytest.raises(ValueError, match=r"compare: `minutes` .* must be a positive number"):
+        run_compare(tmp_path, CompareConfig(upsamplers=("nearest",), **SMALL, minutes=minutes), verbose=0)

@@ -13,8 +13,10 @@ trainer's resume, bit for bit); anything else starts fresh. So an interrupted co
 where it stopped, one upsampler at a time. Runs go seed by seed (all upsamplers for the first seed,
 then the next), so a partial comparison covers every upsampler.
 
-The budget is the same number of epochs (= steps) for every upsampler, not the same wall-clock
-time: on a shared machine seconds depend on the load, steps do not. The time each step took is
+The budget is the same number of epochs (= steps) for every upsampler and, with `minutes`, also the
+same wall-clock training time: a run stops at whichever comes first (resumes count the time already
+spent). Steps are the fair budget on a shared machine, where seconds depend on the load; minutes are
+the fair one on a quiet machine, where a faster upsampler gets more steps. The time each step took is
 measured and reported beside the scores, so the cost of each upsampler is visible.
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ class CompareConfig:
     learning_rate: float = 0.0002
     select_best: bool = True
     eval_n: int = 1000
+    minutes: float | None = None  # wall-clock training time of every run (None: epochs alone)
 
 
 def _write_json(path: Path, data) -> None:
@@ -59,8 +62,12 @@ def run_folder(out, upsampler: str, seed: int) -> Path:
 def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, verbose: int = 1):
     """Train (or continue) one run; returns when its generator.keras is written."""
     from upsampling.gan.trainer import GANTrainer, TrainConfig
+    timing_path = folder / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
+    left = None if cfg.minutes is None else cfg.minutes * 60.0 - timing["seconds"]
     config = TrainConfig(data=cfg.data, upsampler=upsampler, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                         latent_dim=cfg.latent_dim, filters=cfg.filters, learning_rate=cfg.learning_rate, seed=seed)
+                         latent_dim=cfg.latent_dim, filters=cfg.filters, learning_rate=cfg.learning_rate, seed=seed,
+                         time_budget=None if left is None else max(left, 1.0) / 60.0)
     scorer = None
     if cfg.select_best:
         from upsampling.data import DATASETS
@@ -70,9 +77,8 @@ def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, ve
     trainer = GANTrainer(config, folder, scorer=scorer, verbose=verbose)
     if trainer.checkpoint_path.exists():
         trainer.load_checkpoint()
-    timing_path = folder / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
-    if trainer.epoch < cfg.epochs or not (folder / "generator.keras").exists():
+    out_of_time = left is not None and left <= 0
+    if (trainer.epoch < cfg.epochs and not out_of_time) or not (folder / "generator.keras").exists():
         start_step, started = trainer.step, time.perf_counter()
         trainer.train()
         timing = {"seconds": timing["seconds"] + time.perf_counter() - started,
@@ -102,6 +108,9 @@ def evaluate_one(cfg: CompareConfig, folder: Path, timing: dict, upsampler: str,
 
 
 def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print) -> list:
+    if cfg.minutes is not None and (isinstance(cfg.minutes, bool) or not 0 < cfg.minutes < float("inf")):
+        raise ValueError(f"compare: `minutes` (the training time of every run) must be a positive number. "
+                         f"Received: {cfg.minutes!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = out / "settings.json"
