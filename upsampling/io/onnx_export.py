@@ -8,12 +8,23 @@ exclude_outside = 1, i.e. Keras's renormalised kernel) or, for Lanczos, the two 
 matrices as MatMuls; BatchNormalization -> BatchNormalization in inference form (moving
 statistics); Layer/Group/InstanceNormalization -> ReduceMean arithmetic; poolings -> MaxPool /
 AveragePool / ReduceMean / ReduceMax; ZeroPadding2D -> Pad; Cropping2D -> Slice; Embedding -> Gather;
-Dropout, SpatialDropout2D, GaussianNoise -> Identity. channels_last layers are wrapped in
-Transposes to ONNX's NCHW.
+Dropout, SpatialDropout2D, GaussianNoise -> Identity; Add / Subtract / Multiply / Maximum / Minimum /
+Average -> binary Add / Sub / Mul / Max / Min folded left to right (Average then Div), a lower-rank
+input Unsqueezed after its batch axis as Keras does; Concatenate -> Concat; Resizing -> Resize with
+its coordinate_transformation_mode / nearest_mode / cubic_coeff_a / exclude_outside, except Lanczos,
+antialias (ONNX Runtime's antialiased filter gives other numbers) and bicubic shrinking (refused by
+ONNX Runtime), which become the layer's own two interpolation matrices as MatMuls;
+BlurUpSampling2D -> depthwise ConvTranspose with kernel outer(f, f) and the crop as pads;
+DepthToSpace / PixelShuffle -> DepthToSpace (TensorFlow's order is mode DCR, PyTorch's CRD);
+SubPixelConv2D -> Conv, DepthToSpace, activation. channels_last layers are wrapped in Transposes
+to ONNX's NCHW. Models with several inputs (each with its own dtype, e.g. integer class labels
+for an Embedding) and several outputs map to graphs with inputs named after their Input layers
+and outputs output_0, output_1, ...
 
 Exporters are registered per layer class, so a new layer adds its mapping with
 ``@register(MyLayer)`` and a function ``(graph, layer, inputs, shapes) -> output name``;
-a layer without one is refused with an error that names it.
+a layer without one (a Lambda, a user's Layer subclass) is refused with an error that names it
+and says that the model cannot be exported.
 """
 from __future__ import annotations
 
@@ -147,6 +158,21 @@ def _spatial(layer, shape):
     return (shape[2], shape[3]) if layer.data_format == "channels_first" else (shape[1], shape[2])
 
 
+def _known_hw(layer, shape, why):
+    h, w = _spatial(layer, shape)
+    if h is None or w is None:
+        raise ValueError(f"ONNX export: {type(layer).__name__} layer '{layer.name}' with {why} needs known height "
+                         f"and width. Received input shape {shape}")
+    return h, w
+
+
+def _separable(g, layer, x, wh, ww):
+    """y = Wh x Ww^T per channel of an NCHW tensor, as two MatMuls with constant matrices."""
+    dt = np.dtype(layer.dtype)
+    y = g.op("MatMul", [x, g.const(np.asarray(ww, dt).T, f"{layer.name}/cols")], f"{layer.name}/resize_cols")
+    return g.op("MatMul", [g.const(np.asarray(wh, dt), f"{layer.name}/rows"), y], f"{layer.name}/resize_rows")
+
+
 # ------------------------------------------------------------------------------------ exporters
 @register(L.InputLayer)
 def _input(g, layer, inputs, shapes):
@@ -205,22 +231,27 @@ def _flatten(g, layer, inputs, shapes):
     return g.op("Flatten", [x], layer.name, axis=1)
 
 
-@register(L.Conv2D)
-def _conv(g, layer, inputs, shapes):
+def _conv_nchw(g, layer, inputs, shapes):
+    """The convolution of a Conv2D-like layer (bias included, no activation), in NCHW."""
     h, w = _spatial(layer, shapes[0])
-    args = dict(kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
-                dilations=list(layer.dilation_rate), group=layer.groups)
+    strides, groups = getattr(layer, "strides", (1, 1)), getattr(layer, "groups", 1)
+    args = dict(kernel_shape=list(layer.kernel_size), strides=list(strides),
+                dilations=list(layer.dilation_rate), group=groups)
     if h is not None and w is not None:
         (t, b), (lft, r) = (S.conv_padding(i, k, s, d, layer.padding) for i, k, s, d in
-                            zip((h, w), layer.kernel_size, layer.strides, layer.dilation_rate))
+                            zip((h, w), layer.kernel_size, strides, layer.dilation_rate))
         args["pads"] = [t, lft, b, r]
     else:  # unknown sizes: ONNX's SAME_UPPER is TensorFlow's split (the extra pixel after)
         args["auto_pad"] = "SAME_UPPER" if layer.padding == "same" else "VALID"
     ins = [_to_nchw(g, inputs[0], layer), _weight(g, layer.kernel, _kernel_oihw, f"{layer.name}/kernel")]
     if layer.bias is not None:
         ins.append(_weight(g, layer.bias))
-    y = g.op("Conv", ins, f"{layer.name}/conv", **args)
-    y = activation(g, layer.activation.name, y, layer.dtype, layer.name)
+    return g.op("Conv", ins, f"{layer.name}/conv", **args)
+
+
+@register(L.Conv2D)
+def _conv(g, layer, inputs, shapes):
+    y = activation(g, layer.activation.name, _conv_nchw(g, layer, inputs, shapes), layer.dtype, layer.name)
     return _from_nchw(g, y, layer)
 
 
@@ -251,14 +282,9 @@ def _upsampling(g, layer, inputs, shapes):
     sh, sw = layer.size
     mode = layer.interpolation
     if mode.startswith("lanczos"):  # no Lanczos in ONNX's Resize: the two interpolation matrices
-        h, w = _spatial(layer, shapes[0])
-        if h is None or w is None:
-            raise ValueError(f"ONNX export: UpSampling2D layer '{layer.name}' with interpolation={mode!r} needs "
-                             f"known height and width. Received input shape {shapes[0]}")
-        wh = resize_weights(h, h * sh, mode, dtype=np.dtype(layer.dtype))    # (Ho, H)
-        ww = resize_weights(w, w * sw, mode, dtype=np.dtype(layer.dtype)).T  # (W, Wo)
-        y = g.op("MatMul", [x, g.const(ww, f"{layer.name}/cols")], f"{layer.name}/resize_cols")  # (N, C, H, Wo)
-        y = g.op("MatMul", [g.const(wh, f"{layer.name}/rows"), y], f"{layer.name}/resize_rows")  # (N, C, Ho, Wo)
+        h, w = _known_hw(layer, shapes[0], f"interpolation={mode!r}")
+        y = _separable(g, layer, x, resize_weights(h, h * sh, mode, dtype=np.float64),
+                       resize_weights(w, w * sw, mode, dtype=np.float64))
     else:
         scales = g.const(np.array([1, 1, sh, sw], dtype=np.float32), f"{layer.name}/scales")
         attrs = {"nearest": dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
@@ -267,6 +293,112 @@ def _upsampling(g, layer, inputs, shapes):
                                  exclude_outside=1)}[mode]
         y = g.op("Resize", [x, "", scales], f"{layer.name}/resize", **attrs)
     return _from_nchw(g, y, layer)
+
+
+_RESIZE_MODES = {"nearest": "nearest", "bilinear": "linear", "bicubic": "cubic"}
+
+
+def _resize_attrs(layer, shape):
+    """Resizing's options as ONNX Resize attributes, or None where Resize computes other numbers:
+    Lanczos, antialias (ONNX Runtime's antialiased filter differs from PyTorch's, which ours
+    follows) and bicubic shrinking (refused by ONNX Runtime)."""
+    if layer.interpolation not in _RESIZE_MODES or layer.antialias:
+        return None
+    h, w = _spatial(layer, shape)
+    if layer.interpolation == "bicubic" and h is not None and w is not None:
+        ho, wo = layer._lengths(h, w)
+        if ho < h or wo < w:
+            return None
+    attrs = dict(mode=_RESIZE_MODES[layer.interpolation], coordinate_transformation_mode=layer.coordinate_mode)
+    if layer.interpolation == "nearest":
+        attrs["nearest_mode"] = layer.nearest_mode
+    if layer.interpolation == "bicubic":
+        attrs.update(cubic_coeff_a=layer.cubic_coeff_a, exclude_outside=int(layer.exclude_outside))
+    return attrs
+
+
+@register(L.Resizing)
+def _resizing(g, layer, inputs, shapes):
+    x = _to_nchw(g, inputs[0], layer)
+    attrs = _resize_attrs(layer, shapes[0])
+    if attrs is None:  # the exact interpolation matrices
+        h, w = _known_hw(layer, shapes[0], f"interpolation={layer.interpolation!r}, antialias={layer.antialias}")
+        y = _separable(g, layer, x, *layer._matrices(h, w))
+    elif layer.scale_factor is not None:  # the scale maps coordinates, output floor(in * scale)
+        scales = g.const(np.array((1, 1) + layer.scale_factor, dtype=np.float32), f"{layer.name}/scales")
+        y = g.op("Resize", [x, "", scales], f"{layer.name}/resize", **attrs)
+    else:  # sizes (N, C, height, width), N and C read from the input
+        nc = g.op("Shape", [x], f"{layer.name}/nc", start=0, end=2)
+        hw = g.const(np.array([layer.height, layer.width], dtype=np.int64), f"{layer.name}/hw")
+        sizes = g.op("Concat", [nc, hw], f"{layer.name}/sizes", axis=0)
+        y = g.op("Resize", [x, "", "", sizes], f"{layer.name}/resize", **attrs)
+    return _from_nchw(g, y, layer)
+
+
+@register(L.BlurUpSampling2D)
+def _blur_upsampling(g, layer, inputs, shapes):
+    """Zero insertion + FIR = a depthwise ConvTranspose with kernel outer(f_h, f_w), cropped to in * size."""
+    from upsampling.ops.resize import blur_crop, blur_taps
+    c = shapes[0][1] if layer.data_format == "channels_first" else shapes[0][3]
+    if c is None:
+        raise ValueError(f"ONNX export: BlurUpSampling2D layer '{layer.name}' needs a known channel axis. "
+                         f"Received input shape {shapes[0]}")
+    fh, fw = (blur_taps(layer.filter, s) for s in layer.size)
+    kernel = np.broadcast_to(np.outer(fh, fw), (c, 1, len(fh), len(fw))).astype(layer.dtype)
+    begin = [blur_crop(len(f), s) for f, s in zip((fh, fw), layer.size)]
+    end = [len(f) - s - b for f, s, b in zip((fh, fw), layer.size, begin)]
+    y = g.op("ConvTranspose", [_to_nchw(g, inputs[0], layer), g.const(kernel, f"{layer.name}/kernel")],
+             f"{layer.name}/blur", kernel_shape=[len(fh), len(fw)], strides=list(layer.size), group=c,
+             pads=begin + end)
+    return _from_nchw(g, y, layer)
+
+
+@register(L.DepthToSpace)  # PixelShuffle too: TensorFlow's order is ONNX's DCR, PyTorch's is CRD
+def _depth_to_space(g, layer, inputs, shapes):
+    y = g.op("DepthToSpace", [_to_nchw(g, inputs[0], layer)], f"{layer.name}/depth_to_space",
+             blocksize=layer.block_size, mode=layer.mode)
+    return _from_nchw(g, y, layer)
+
+
+@register(L.SubPixelConv2D)
+def _subpixel_conv(g, layer, inputs, shapes):  # the convolution, the shuffle, then the activation
+    z = _conv_nchw(g, layer, inputs, shapes)
+    y = g.op("DepthToSpace", [z], f"{layer.name}/depth_to_space", blocksize=layer.scale, mode=layer.mode)
+    y = activation(g, layer.activation.name, y, layer.dtype, layer.name)
+    return _from_nchw(g, y, layer)
+
+
+def _broadcast_inputs(g, layer, inputs, shapes):
+    """Keras merge broadcasting: a lower-rank input gets unit axes right after its batch axis."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i, (x, s) in enumerate(zip(inputs, shapes)):
+        if len(s) < rank:
+            axes = g.const(np.arange(1, 1 + rank - len(s), dtype=np.int64), f"{layer.name}/axes{i}")
+            x = g.op("Unsqueeze", [x, axes], f"{layer.name}/unsqueeze{i}")
+        out.append(x)
+    return out
+
+
+_MERGE_OPS = {L.Add: "Add", L.Subtract: "Sub", L.Multiply: "Mul", L.Maximum: "Max", L.Minimum: "Min",
+              L.Average: "Add"}
+
+
+@register(*_MERGE_OPS)
+def _merge(g, layer, inputs, shapes):  # folded left to right, as the layers compute
+    op = next(v for k, v in _MERGE_OPS.items() if isinstance(layer, k))
+    xs = _broadcast_inputs(g, layer, inputs, shapes)
+    y = xs[0]
+    for x in xs[1:]:
+        y = g.op(op, [y, x], f"{layer.name}/{op.lower()}")
+    if isinstance(layer, L.Average):
+        y = g.op("Div", [y, _scalar(g, len(xs), layer.dtype, f"{layer.name}/n")], f"{layer.name}/mean")
+    return y
+
+
+@register(L.Concatenate)
+def _concatenate(g, layer, inputs, shapes):
+    return g.op("Concat", list(inputs), layer.name, axis=layer._resolve([tuple(s) for s in shapes]))
 
 
 @register(L.BatchNormalization)
@@ -407,8 +539,11 @@ def _emit(g, layer, inputs, shapes):
     fn = exporter_for(layer)
     if fn is None:
         known = sorted(c.__name__ for c in _EXPORTERS)
-        raise ValueError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) has no ONNX mapping; "
-                         f"layers that can be exported: {known}.")
+        hint = (" (a Lambda runs arbitrary Python code: rebuild it from layers that have a mapping)"
+                if isinstance(layer, L.Lambda) else "")
+        raise ValueError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) has no ONNX mapping, so the "
+                         f"model cannot be exported{hint}. Layers that can be exported: {known}; a new layer "
+                         f"adds its mapping with upsampling.io.onnx_export.register.")
     return fn(g, layer, inputs, shapes)
 
 
@@ -462,9 +597,10 @@ def to_onnx(model, opset: int = OPSET):
             model.build(tuple(first.input_shape_))  # a nested model as first layer fixes the input
         if not model.built:
             raise ValueError(f"ONNX export: model '{model.name}' is not built; give it an Input or build() it.")
-        in_shapes, in_names = [tuple(model.input_shape_)], ["input"]
+        in_shapes, in_names, in_dtypes = [tuple(model.input_shape_)], ["input"], [model.dtype]
     else:
         in_shapes = [tuple(t.shape) for t in model.inputs]
+        in_dtypes = [getattr(t, "dtype", None) or model.dtype for t in model.inputs]  # integer label inputs too
         in_names = [g.name(t.node.layer.name) for t in model.inputs] if len(model.inputs) > 1 else ["input"]
     for n in in_names:
         g._names.add(n)
@@ -475,8 +611,8 @@ def to_onnx(model, opset: int = OPSET):
         target = "output" if len(outs) == 1 else f"output_{i}"
         g.nodes.append(onnx.helper.make_node("Identity", [name], [target], name=f"{target}_identity"))
         final.append(_value_info(onnx, target, model.dtype, shape))
-    graph = onnx.helper.make_graph(g.nodes, model.name, [_value_info(onnx, n, model.dtype, s)
-                                                         for n, s in zip(in_names, in_shapes)],
+    graph = onnx.helper.make_graph(g.nodes, model.name, [_value_info(onnx, n, d, s)
+                                                         for n, d, s in zip(in_names, in_dtypes, in_shapes)],
                                    final, initializer=g.initializers)
     proto = onnx.helper.make_model(graph, producer_name="upsampling",
                                    opset_imports=[onnx.helper.make_opsetid("", opset)])
