@@ -16,7 +16,11 @@ antialias (ONNX Runtime's antialiased filter gives other numbers) and bicubic sh
 ONNX Runtime), which become the layer's own two interpolation matrices as MatMuls;
 BlurUpSampling2D -> depthwise ConvTranspose with kernel outer(f, f) and the crop as pads;
 DepthToSpace / PixelShuffle -> DepthToSpace (TensorFlow's order is mode DCR, PyTorch's CRD);
-SubPixelConv2D -> Conv, DepthToSpace, activation. channels_last layers are wrapped in Transposes
+SubPixelConv2D -> Conv, DepthToSpace, activation. Activations -> their ONNX operator where one
+exists (LogSoftmax, Celu, Mish, HardSwish, Shrink, ...; float64 falls back to exact compositions
+where ONNX Runtime has no float64 kernel or rounds to float32), else compositions of elementwise
+operators (glu through Split, sparsemax through TopK and CumSum); they act on the layer's output
+layout, as Keras applies them. channels_last layers are wrapped in Transposes
 to ONNX's NCHW. Models with several inputs (each with its own dtype, e.g. integer class labels
 for an Embedding) and several outputs map to graphs with inputs named after their Input layers
 and outputs output_0, output_1, ...
