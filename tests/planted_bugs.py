@@ -21,7 +21,7 @@ PY = sys.executable
 # name -> (file, the exact text there, the buggy text)
 BUGS = {
     "leaky_slope": ("upsampling/ops/activations.py",
-        "table = np.array([negative_slope, 1], dtype=dy.dtype)\n", "table = np.array([0.2, 1], dtype=dy.dtype)\n"),
+        "slope = np.asarray(negative_slope, dy.dtype)\n", "slope = np.asarray(0.2, dy.dtype)\n"),
     "softplus_bwd": ("upsampling/ops/activations.py",
         "def softplus_backward(dy, x, y):\n    return dy * sigmoid(x)", "def softplus_backward(dy, x, y):\n    return dy * sigmoid(x) * (1 - sigmoid(x))"),
     "relu6_bwd": ("upsampling/ops/activations.py",

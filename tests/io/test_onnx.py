@@ -213,3 +213,31 @@ def test_lambda_and_custom_layers_are_refused_by_name(tmp_path):
                                          r"exported \(a Lambda runs arbitrary Python code"):
         model.export(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_activation_exports_in_both_float_types(dtype, tmp_path):
+    from upsampling.ops.activations import ACTIVATIONS
+    rng = np.random.default_rng(3)
+    # both signs, the kinks of the piecewise ones, and magnitudes where naive formulas overflow
+    edges = [0.0, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 6.0, 40.0, -40.0, 80.0, -80.0]
+    x = np.concatenate([rng.standard_normal((3, 12)) * 2, np.array([edges])]).astype(dtype)
+    for name in sorted(ACTIVATIONS):
+        model = Sequential([layers.Input((12,)), layers.Activation(name, dtype=dtype)], dtype=dtype)
+        path = model.export(tmp_path / f"{name}.onnx", format="onnx")
+        ours, theirs = model.predict(x, verbose=0), _run(path, x)[0]
+        assert theirs.dtype == np.dtype(dtype) and theirs.shape == ours.shape, name
+        np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sparsemax", "glu"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_axis_activations_of_conv_layers_act_on_the_output_layout(name, data_format, tmp_path):
+    # channels_first: along the width (the last axis of the output), as Keras does; channels_last:
+    # along the channels, although the graph computes the convolution in NCHW
+    shape = (5, 6, 3) if data_format == "channels_last" else (3, 5, 6)
+    x = np.random.default_rng(4).standard_normal((2,) + shape).astype(np.float32)
+    kw = dict(padding="same", data_format=data_format, activation=name)
+    for layer in (layers.Conv2D(4, 3, **kw), layers.Conv2DTranspose(4, 3, strides=2, **kw),
+                  layers.SubPixelConv2D(4, 3, scale=2, **kw)):
+        _check(randomize(Sequential([layers.Input(shape), layer]), seed=5), x, tmp_path)

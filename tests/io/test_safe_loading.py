@@ -125,8 +125,8 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_allocation(saved, tmp
      r"unknown layer class 'Conv3D'; supported: \[.*'Conv2DTranspose'.*'UpSampling2D'"),
     (lambda c: c["config"]["layers"][1].update(class_name="Lambda"),
      r"Lambda layer .* cannot be loaded from a file: it wraps Python code"),
-    (lambda c: c["config"]["layers"][1]["config"].update(activation="mish"),
-     r"unknown activation 'mish'; supported: \[.*'relu'.*\]"),
+    (lambda c: c["config"]["layers"][1]["config"].update(activation="swiglu"),
+     r"unknown activation 'swiglu'; supported: \[.*'relu'.*\]"),
     (lambda c: c["config"]["layers"][1]["config"].update(
         kernel_initializer={"class_name": "MyInit", "config": {}}),
      r"unknown initializer 'MyInit' for `kernel_initializer`; supported: \[.*'GlorotUniform'"),

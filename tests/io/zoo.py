@@ -40,6 +40,18 @@ def activations():
                        layers.ReLU()], name="activations")
 
 
+# The activations Keras 3 added (threshold needs arguments, so no layer takes it by name; Keras's
+# sparsemax is wrong, keras-team/keras#23425). glu comes last: it halves the axis and Keras's
+# Dense does not know it, so a layer after it would be built for the wrong width.
+NEWER_ACTIVATIONS = ("celu", "hard_shrink", "soft_shrink", "tanh_shrink", "hard_silu", "hard_swish", "hard_tanh",
+                     "log_sigmoid", "log_softmax", "mish", "sparse_plus", "sparse_sigmoid", "squareplus")
+
+
+def newer_activations():
+    return Sequential([layers.Input((8,))] + [layers.Dense(8, activation=a) for a in NEWER_ACTIVATIONS] +
+                      [layers.Dense(8, activation="glu")], name="newer_activations")
+
+
 def convs(data_format="channels_last"):
     shape = (9, 8, 3) if data_format == "channels_last" else (3, 9, 8)
     kw = dict(data_format=data_format)
@@ -124,6 +136,7 @@ def nested():
 ZOO = {
     "dense_stack": (dense_stack, (4, 6)),
     "activations": (activations, (4, 7)),
+    "newer_activations": (newer_activations, (4, 8)),
     "convs_last": (convs, (2, 9, 8, 3)),
     "convs_first": (lambda: convs("channels_first"), (2, 3, 9, 8)),
     "upsamplers_last": (upsamplers, (2, 5, 4, 2)),

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from tests.keras_oracle import keras, torch_module
+from tests.ops.test_activations import KINKS as ACTIVATION_KINKS
+from tests.ops.test_activations import WIDE as ACTIVATION_WIDE
 from upsampling import layers
 from upsampling.autograd import Gradients
 from upsampling.ops import activations as act_ops
@@ -216,25 +218,35 @@ def test_relu_layer_backward_matches_keras(kw):
     check_against_keras(ours, theirs, (5, 6), kink=kinks)
 
 
-KINKS = {"relu": 0.0, "leaky_relu": 0.0, "relu6": [0.0, 6.0], "hard_sigmoid": [-3.0, 3.0], "elu": 0.0, "selu": 0.0}
+# Keras 3.15's sparsemax is wrong (keras-team/keras#23425); tests/ops/test_activations.py checks ours
+# against the published algorithm instead
+KERAS_ACTIVATIONS = sorted(set(act_ops.ACTIVATIONS) - {"sparsemax"})
 
 
-@pytest.mark.parametrize("name", sorted(act_ops.ACTIVATIONS))
+@pytest.mark.parametrize("name", KERAS_ACTIVATIONS)
 def test_activation_layer_backward_matches_keras(name):
     ours, theirs = _pair("Activation", activation=name)
     rng = np.random.default_rng(5)
-    # relu6 and hard_sigmoid need inputs spread over their whole range (kinks at 0, 6 and -3, 3)
-    if name in ("relu6", "hard_sigmoid"):
-        x = rng.uniform(-9.0, 9.0, (4, 7))
+    if name in ACTIVATION_WIDE:  # inputs spread over every piece (kinks at 0, 6 and -3, 3)
+        x = rng.uniform(-9.0, 9.0, (4, 8))
     else:
-        x = rng.standard_normal((4, 7)) * 1.5
-    for point in np.atleast_1d(KINKS.get(name, [])):
+        x = rng.standard_normal((4, 8)) * 1.5
+    for point in ACTIVATION_KINKS.get(name, []):
         x[np.abs(x - point) < 0.05] += 0.2
-    r = rng.standard_normal(x.shape)
+    r = rng.standard_normal(ours.compute_output_shape(x.shape))
     y_k, dx_k, _ = keras_value_and_grads(theirs, x, r, False)
     y_o, dx_o, _ = ours_value_and_grads(ours, x, r, False)
     assert_close(y_o, y_k, "forward")
     assert_close(dx_o, dx_k, "input gradient")
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "glu"])
+@pytest.mark.parametrize("layer", ["Conv2D", "Conv2DTranspose"])
+def test_channels_first_conv_applies_axis_activations_along_the_last_axis_as_keras(layer, name):
+    # Keras applies `activation` to the output in its final layout: with channels_first, the width
+    ours, theirs = _pair(layer, filters=3, kernel_size=3, padding="same", data_format="channels_first",
+                         activation=name)
+    check_against_keras(ours, theirs, (2, 2, 5, 6))
 
 
 # ------------------------------------------------------------------------ BatchNormalization

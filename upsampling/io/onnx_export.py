@@ -16,7 +16,11 @@ antialias (ONNX Runtime's antialiased filter gives other numbers) and bicubic sh
 ONNX Runtime), which become the layer's own two interpolation matrices as MatMuls;
 BlurUpSampling2D -> depthwise ConvTranspose with kernel outer(f, f) and the crop as pads;
 DepthToSpace / PixelShuffle -> DepthToSpace (TensorFlow's order is mode DCR, PyTorch's CRD);
-SubPixelConv2D -> Conv, DepthToSpace, activation. channels_last layers are wrapped in Transposes
+SubPixelConv2D -> Conv, DepthToSpace, activation. Activations -> their ONNX operator where one
+exists (LogSoftmax, Celu, Mish, HardSwish, Shrink, ...; float64 falls back to exact compositions
+where ONNX Runtime has no float64 kernel or rounds to float32), else compositions of elementwise
+operators (glu through Split, sparsemax through TopK and CumSum); they act on the layer's output
+layout, as Keras applies them. channels_last layers are wrapped in Transposes
 to ONNX's NCHW. Models with several inputs (each with its own dtype, e.g. integer class labels
 for an Embedding) and several outputs map to graphs with inputs named after their Input layers
 and outputs output_0, output_1, ...
@@ -95,6 +99,12 @@ class OnnxGraph:
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
         return out
 
+    def op_outputs(self, op_type: str, inputs, hint: str, count: int, **attrs) -> list:
+        """A node with `count` outputs (Split, TopK); returns their names."""
+        outs = [self.name(f"{hint}_{i}") for i in range(count)]
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), outs, name=self.name(hint), **attrs))
+        return outs
+
 
 # ------------------------------------------------------------------------------------- helpers
 def _to_nchw(g, x, layer):
@@ -111,37 +121,136 @@ def _scalar(g, value, dtype, hint):
     return g.const(np.asarray(value, dtype=dtype), hint, key=("scalar", float(value), np.dtype(dtype).str))
 
 
+def _softplus(g, x, dtype, hint):  # max(x, 0) + log(1 + exp(-|x|)), stable for large |x|
+    e = g.op("Exp", [g.op("Neg", [g.op("Abs", [x], f"{hint}/abs")], f"{hint}/neg")], f"{hint}/exp")
+    log = g.op("Log", [g.op("Add", [e, _scalar(g, 1, dtype, "one")], f"{hint}/1pe")], f"{hint}/log")
+    return g.op("Add", [g.op("Relu", [x], f"{hint}/relu"), log], f"{hint}/softplus")
+
+
+def _gelu(g, x, dtype, hint):
+    """The exact form 0.5 x (1 + erf(x / sqrt 2)); ONNX Runtime has no float64 Erf, so a float64
+    model computes erf in float32 (relative error about 1e-7)."""
+    xs = g.op("Mul", [x, _scalar(g, 1 / math.sqrt(2), dtype, "rsqrt2")], f"{hint}/xs")
+    if np.dtype(dtype) == np.float32:
+        erf = g.op("Erf", [xs], f"{hint}/erf")
+    else:
+        to = g.onnx.helper.np_dtype_to_tensor_dtype
+        erf32 = g.op("Erf", [g.op("Cast", [xs], f"{hint}/xs32", to=to(np.dtype(np.float32)))], f"{hint}/erf32")
+        erf = g.op("Cast", [erf32], f"{hint}/erf", to=to(np.dtype(dtype)))
+    half = g.op("Mul", [x, _scalar(g, 0.5, dtype, "half")], f"{hint}/halfx")
+    return g.op("Mul", [half, g.op("Add", [erf, _scalar(g, 1, dtype, "one")], f"{hint}/1perf")], f"{hint}/gelu")
+
+
+def _shrink(g, x, dtype, hint, bias):
+    """ONNX's Shrink (lambd 0.5: Keras's threshold) in float32; in float64, where ONNX Runtime's
+    Shrink rounds to float32, from exact operators: x or sign(x) (|x| - 0.5) where |x| > 0.5, else 0."""
+    name = "soft_shrink" if bias else "hard_shrink"
+    if np.dtype(dtype) == np.float32:
+        return g.op("Shrink", [x], f"{hint}/{name}", lambd=0.5, bias=bias)
+    ax = g.op("Abs", [x], f"{hint}/abs")
+    if bias:
+        excess = g.op("Relu", [g.op("Sub", [ax, _scalar(g, 0.5, dtype, "half")], f"{hint}/excess")], f"{hint}/relu")
+        return g.op("Mul", [g.op("Sign", [x], f"{hint}/sign"), excess], f"{hint}/{name}")
+    outside = g.op("Greater", [ax, _scalar(g, 0.5, dtype, "half")], f"{hint}/outside")
+    return g.op("Where", [outside, x, _scalar(g, 0, dtype, "zero")], f"{hint}/{name}")
+
+
+def _celu(g, x, dtype, hint):  # Keras's alpha = 1: celu is then elu (ONNX Runtime's Celu is float32 only)
+    if np.dtype(dtype) == np.float32:
+        return g.op("Celu", [x], f"{hint}/celu", alpha=1.0)
+    return g.op("Elu", [x], f"{hint}/celu", alpha=1.0)
+
+
+def _glu(g, x, dtype, hint):  # a * sigmoid(b) for the two halves of the last axis
+    a, b = g.op_outputs("Split", [x], f"{hint}/split", 2, axis=-1, num_outputs=2)
+    return g.op("Mul", [a, g.op("Sigmoid", [b], f"{hint}/gate")], f"{hint}/glu")
+
+
+def _sparse_plus(g, x, dtype, hint):  # (clip(x, -1, 1) + 1)^2 / 4 + relu(x - 1)
+    one = _scalar(g, 1, dtype, "one")
+    c = g.op("Add", [g.op("Clip", [x, _scalar(g, -1, dtype, "minus_one"), one], f"{hint}/clip"), one],
+             f"{hint}/c1")
+    bend = g.op("Mul", [g.op("Mul", [c, c], f"{hint}/c2"), _scalar(g, 0.25, dtype, "quarter")], f"{hint}/bend")
+    return g.op("Add", [bend, g.op("Relu", [g.op("Sub", [x, one], f"{hint}/xm1")], f"{hint}/ramp")],
+                f"{hint}/sparse_plus")
+
+
+def _sparse_sigmoid(g, x, dtype, hint):  # clip((x + 1) / 2, 0, 1)
+    h = g.op("Mul", [g.op("Add", [x, _scalar(g, 1, dtype, "one")], f"{hint}/xp1"), _scalar(g, 0.5, dtype, "half")],
+             f"{hint}/half")
+    return g.op("Clip", [h, _scalar(g, 0, dtype, "zero"), _scalar(g, 1, dtype, "one")], f"{hint}/sparse_sigmoid")
+
+
+def _squareplus(g, x, dtype, hint, b=4.0):
+    """(x + r) / 2 with r = sqrt(x^2 + b), and b / (2 (r - x)) for x < 0 (no cancellation)."""
+    r = g.op("Sqrt", [g.op("Add", [g.op("Mul", [x, x], f"{hint}/x2"), _scalar(g, b, dtype, "sqp_b")], f"{hint}/x2b")],
+             f"{hint}/root")
+    half = _scalar(g, 0.5, dtype, "half")
+    right = g.op("Mul", [g.op("Add", [x, r], f"{hint}/xr"), half], f"{hint}/right")
+    left = g.op("Div", [_scalar(g, b / 2, dtype, "sqp_half_b"), g.op("Sub", [r, x], f"{hint}/rx")], f"{hint}/left")
+    negative = g.op("Less", [x, _scalar(g, 0, dtype, "zero")], f"{hint}/negative")
+    return g.op("Where", [negative, left, right], f"{hint}/squareplus")
+
+
+def _sparsemax(g, x, dtype, hint):
+    """max(x - tau, 0) along the last axis: the entries sorted by TopK, their running sums, the
+    support {k : 1 + k z_(k) > z_(1) + ... + z_(k)} and tau = (its sum - 1) / its size."""
+    n = g.op("Shape", [x], f"{hint}/n", start=-1)
+    top, _ = g.op_outputs("TopK", [x, n], f"{hint}/sorted", 2, axis=-1, largest=1, sorted=1)
+    last = g.const(np.array(-1, np.int64), f"{hint}/last_axis", key=("last_axis",))
+    axes = g.const(np.array([-1], np.int64), f"{hint}/last_axes", key=("last_axes",))
+    ones = g.op("ConstantOfShape", [g.op("Shape", [x], f"{hint}/shape")], f"{hint}/ones",
+                value=g.onnx.numpy_helper.from_array(np.ones(1, dtype)))
+    k = g.op("CumSum", [ones, last], f"{hint}/k")  # 1, 2, ..., n
+    sums = g.op("CumSum", [top, last], f"{hint}/sums")
+    one = _scalar(g, 1, dtype, "one")
+    inside = g.op("Greater", [g.op("Add", [g.op("Mul", [k, top], f"{hint}/kz"), one], f"{hint}/1pkz"), sums],
+                  f"{hint}/inside")
+    support = g.op("Cast", [inside], f"{hint}/support", to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+    size = g.op("ReduceSum", [support, axes], f"{hint}/size", keepdims=1)
+    total = g.op("ReduceSum", [g.op("Mul", [support, top], f"{hint}/kept"), axes], f"{hint}/total", keepdims=1)
+    tau = g.op("Div", [g.op("Sub", [total, one], f"{hint}/tm1"), size], f"{hint}/tau")
+    return g.op("Relu", [g.op("Sub", [x, tau], f"{hint}/shifted")], f"{hint}/sparsemax")
+
+
+# Keras name -> (ONNX operator, its attributes): activations that are one standard operator
+_ONE_OP = {
+    "relu": ("Relu", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}), "softsign": ("Softsign", {}),
+    "exponential": ("Exp", {}), "softmax": ("Softmax", dict(axis=-1)), "log_softmax": ("LogSoftmax", dict(axis=-1)),
+    "leaky_relu": ("LeakyRelu", dict(alpha=0.2)), "elu": ("Elu", dict(alpha=1.0)),
+    "hard_sigmoid": ("HardSigmoid", dict(alpha=1 / 6, beta=0.5)),
+    "hard_silu": ("HardSwish", {}), "hard_swish": ("HardSwish", {}), "mish": ("Mish", {}),
+}
+# Keras name -> fn(graph, x, dtype, hint) -> output: activations built from several operators
+_COMPOSED = {
+    "softplus": _softplus, "gelu": _gelu, "celu": _celu,
+    "hard_shrink": lambda g, x, dt, h: _shrink(g, x, dt, h, 0.0),
+    "soft_shrink": lambda g, x, dt, h: _shrink(g, x, dt, h, 0.5), "glu": _glu, "sparse_plus": _sparse_plus, "sparse_sigmoid": _sparse_sigmoid,
+    "squareplus": _squareplus, "sparsemax": _sparsemax,
+    "swish": lambda g, x, dt, h: g.op("Mul", [x, g.op("Sigmoid", [x], f"{h}/sigmoid")], f"{h}/swish"),
+    "tanh_shrink": lambda g, x, dt, h: g.op("Sub", [x, g.op("Tanh", [x], f"{h}/tanh")], f"{h}/tanh_shrink"),
+    "hard_tanh": lambda g, x, dt, h: g.op("Clip", [x, _scalar(g, -1, dt, "minus_one"), _scalar(g, 1, dt, "one")],
+                                          f"{h}/hard_tanh"),
+    "relu6": lambda g, x, dt, h: g.op("Clip", [x, _scalar(g, 0, dt, "zero"), _scalar(g, 6, dt, "six")], f"{h}/relu6"),
+    "log_sigmoid": lambda g, x, dt, h: g.op("Neg", [_softplus(g, g.op("Neg", [x], f"{h}/negx"), dt, h)],
+                                            f"{h}/log_sigmoid"),
+}
+_COMPOSED["silu"] = _COMPOSED["swish"]
+
+
 def activation(g, name: str, x: str, dtype, hint: str) -> str:
-    """The Keras activation `name` applied to tensor `x`."""
+    """The Keras activation `name` applied to tensor `x` (axis-dependent ones along its last axis,
+    so `x` must be in the layer's output layout)."""
     from upsampling.ops.activations import SELU_ALPHA, SELU_SCALE
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softsign": "Softsign", "exponential": "Exp"}
     if name == "linear":
         return x
-    if name in simple:
-        return g.op(simple[name], [x], f"{hint}/{name}")
-    if name == "softmax":
-        return g.op("Softmax", [x], f"{hint}/softmax", axis=-1)
-    if name == "leaky_relu":
-        return g.op("LeakyRelu", [x], f"{hint}/leaky_relu", alpha=0.2)
-    if name == "elu":
-        return g.op("Elu", [x], f"{hint}/elu", alpha=1.0)
+    if name in _ONE_OP:
+        op, attrs = _ONE_OP[name]
+        return g.op(op, [x], f"{hint}/{name}", **attrs)
     if name == "selu":
         return g.op("Selu", [x], f"{hint}/selu", alpha=SELU_ALPHA, gamma=SELU_SCALE)
-    if name in ("swish", "silu"):
-        return g.op("Mul", [x, g.op("Sigmoid", [x], f"{hint}/sigmoid")], f"{hint}/swish")
-    if name == "softplus":  # max(x, 0) + log(1 + exp(-|x|)), stable for large |x|
-        e = g.op("Exp", [g.op("Neg", [g.op("Abs", [x], f"{hint}/abs")], f"{hint}/neg")], f"{hint}/exp")
-        log = g.op("Log", [g.op("Add", [e, _scalar(g, 1, dtype, "one")], f"{hint}/1pe")], f"{hint}/log")
-        return g.op("Add", [g.op("Relu", [x], f"{hint}/relu"), log], f"{hint}/softplus")
-    if name == "gelu":  # exact form: 0.5 x (1 + erf(x / sqrt 2))
-        erf = g.op("Erf", [g.op("Mul", [x, _scalar(g, 1 / math.sqrt(2), dtype, "rsqrt2")], f"{hint}/xs")],
-                   f"{hint}/erf")
-        half = g.op("Mul", [x, _scalar(g, 0.5, dtype, "half")], f"{hint}/halfx")
-        return g.op("Mul", [half, g.op("Add", [erf, _scalar(g, 1, dtype, "one")], f"{hint}/1perf")], f"{hint}/gelu")
-    if name == "relu6":
-        return g.op("Clip", [x, _scalar(g, 0, dtype, "zero"), _scalar(g, 6, dtype, "six")], f"{hint}/relu6")
-    if name == "hard_sigmoid":
-        return g.op("HardSigmoid", [x], f"{hint}/hard_sigmoid", alpha=1 / 6, beta=0.5)
+    if name in _COMPOSED:
+        return _COMPOSED[name](g, x, dtype, hint)
     raise ValueError(f"ONNX export: activation {name!r} of {hint} has no ONNX mapping.")
 
 
@@ -251,8 +360,8 @@ def _conv_nchw(g, layer, inputs, shapes):
 
 @register(L.Conv2D)
 def _conv(g, layer, inputs, shapes):
-    y = activation(g, layer.activation.name, _conv_nchw(g, layer, inputs, shapes), layer.dtype, layer.name)
-    return _from_nchw(g, y, layer)
+    y = _from_nchw(g, _conv_nchw(g, layer, inputs, shapes), layer)  # the activation acts on the output layout
+    return activation(g, layer.activation.name, y, layer.dtype, layer.name)
 
 
 @register(L.Conv2DTranspose)
@@ -271,8 +380,7 @@ def _conv_transpose(g, layer, inputs, shapes):
     y = g.op("ConvTranspose", ins, f"{layer.name}/conv_transpose", kernel_shape=list(layer.kernel_size),
              strides=list(layer.strides), dilations=list(layer.dilation_rate), group=layer.groups,
              pads=pads_begin + pads_end, output_padding=extra)
-    y = activation(g, layer.activation.name, y, layer.dtype, layer.name)
-    return _from_nchw(g, y, layer)
+    return activation(g, layer.activation.name, _from_nchw(g, y, layer), layer.dtype, layer.name)
 
 
 @register(L.UpSampling2D)
@@ -364,8 +472,7 @@ def _depth_to_space(g, layer, inputs, shapes):
 def _subpixel_conv(g, layer, inputs, shapes):  # the convolution, the shuffle, then the activation
     z = _conv_nchw(g, layer, inputs, shapes)
     y = g.op("DepthToSpace", [z], f"{layer.name}/depth_to_space", blocksize=layer.scale, mode=layer.mode)
-    y = activation(g, layer.activation.name, y, layer.dtype, layer.name)
-    return _from_nchw(g, y, layer)
+    return activation(g, layer.activation.name, _from_nchw(g, y, layer), layer.dtype, layer.name)
 
 
 def _broadcast_inputs(g, layer, inputs, shapes):

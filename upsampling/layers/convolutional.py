@@ -86,20 +86,20 @@ class _Conv(Layer):
     def _output(self, input_shape, lengths):
         n = input_shape[0]
         if self.data_format == "channels_first":
-            return (n, self.filters) + tuple(lengths)
-        return (n,) + tuple(lengths) + (self.filters,)
+            return self.activation.output_shape((n, self.filters) + tuple(lengths))
+        return self.activation.output_shape((n,) + tuple(lengths) + (self.filters,))
 
     def _bias(self):
         return None if self.bias is None else self.bias.value
 
     def _finish(self, x, y, backward_core):
-        """Activation and layout for both conv layers (the kernels add the bias);
-        backward_core(dz) -> (dx_nhwc, dkernel)."""
-        y, act_back = apply_activation(self.activation, y)
-        y = to_channels_first(y, self.data_format)
+        """Layout and activation for both conv layers (the kernels add the bias);
+        backward_core(dz) -> (dx_nhwc, dkernel). The activation sees the output in its final
+        layout, as in Keras: with channels_first, softmax & co. act along the last axis (width)."""
+        y, act_back = apply_activation(self.activation, to_channels_first(y, self.data_format))
 
         def backward(dy, grads):
-            dz = act_back(to_channels_last(dy, self.data_format))
+            dz = to_channels_last(act_back(dy), self.data_format)
             dx, dk = backward_core(dz)
             grads.add(self.kernel, dk)
             if self.bias is not None:

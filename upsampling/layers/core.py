@@ -77,7 +77,7 @@ class Dense(Layer):
                                     constraint=self.bias_constraint) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        return self.activation.output_shape(tuple(input_shape[:-1]) + (self.units,))
 
     def call_forward(self, x, training):
         kernel = self.kernel.value
@@ -192,6 +192,9 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation, self._owner)
+
+    def compute_output_shape(self, input_shape):
+        return self.activation.output_shape(input_shape)
 
     def call_forward(self, x, training):
         y, back = apply_activation(self.activation, x)

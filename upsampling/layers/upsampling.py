@@ -370,7 +370,7 @@ class SubPixelConv2D(_Conv):
         h, w, _ = _spatial_axes(self, input_shape)
         ho, wo = self._conv_lengths(h, w, input_shape)
         scale = lambda v: None if v is None else v * self.scale  # noqa: E731
-        return _shape_out(self, input_shape, scale(ho), scale(wo), self.filters)
+        return self.activation.output_shape(_shape_out(self, input_shape, scale(ho), scale(wo), self.filters))
 
     def call_forward(self, x, training):
         x = to_channels_last(x, self.data_format)
@@ -380,17 +380,19 @@ class SubPixelConv2D(_Conv):
         z, cache = conv2d(x, self.kernel.value, pads=pads, dilation=self.dilation_rate)
         if self.bias is not None:
             z += self.bias.value
-        y, act_back = apply_activation(self.activation, depth_to_space(z, self.scale, self.mode))
+        # the activation sees the output in its final layout (softmax & co. act along its last axis)
+        y, act_back = apply_activation(self.activation,
+                                       to_channels_first(depth_to_space(z, self.scale, self.mode), self.data_format))
 
         def backward(dy, grads):
-            dz = space_to_depth(act_back(to_channels_last(dy, self.data_format)), self.scale, self.mode)
+            dz = space_to_depth(to_channels_last(act_back(dy), self.data_format), self.scale, self.mode)
             dx, dk = conv2d_backward(dz, cache)
             grads.add(self.kernel, dk)
             if self.bias is not None:
                 grads.add(self.bias, dz.sum(axis=(0, 1, 2)))
             return to_channels_first(dx, self.data_format)
 
-        return to_channels_first(y, self.data_format), backward
+        return y, backward
 
     def get_config(self):
         config = {**super().get_config(), "scale": self.scale, "mode": self.mode}
