@@ -46,6 +46,7 @@ class CompareConfig:
     latent_dim: int = 100
     filters: int = 64
     learning_rate: float = 0.0002
+    architecture: str = "dcgan"
     select_best: bool = True
     eval_n: int = 1000
     minutes: float | None = None  # wall-clock training time of every run (None: epochs alone)
@@ -65,8 +66,9 @@ def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, ve
     timing_path = folder / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
     left = None if cfg.minutes is None else cfg.minutes * 60.0 - timing["seconds"]
-    config = TrainConfig(data=cfg.data, upsampler=upsampler, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                         latent_dim=cfg.latent_dim, filters=cfg.filters, learning_rate=cfg.learning_rate, seed=seed,
+    config = TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, epochs=cfg.epochs,
+                         batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
+                         learning_rate=cfg.learning_rate, seed=seed,
                          time_budget=None if left is None else max(left, 1.0) / 60.0)
     scorer = None
     if cfg.select_best:
@@ -117,7 +119,8 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     fingerprint = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("upsamplers", "seeds")}
     fingerprint["upsamplers"], fingerprint["seeds"] = list(cfg.upsamplers), list(cfg.seeds)
     if settings.exists():
-        saved = json.loads(settings.read_text())
+        # comparisons from before the architecture choice all used the tutorial's
+        saved = {"architecture": "tutorial", **json.loads(settings.read_text())}
         diff = {k: (saved.get(k), v) for k, v in fingerprint.items()
                 if k not in ("upsamplers", "seeds") and saved.get(k) != v}
         if diff:

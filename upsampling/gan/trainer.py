@@ -80,6 +80,7 @@ def data_fingerprint(images: np.ndarray) -> dict:
 class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
+    architecture: str = "dcgan"  # dcgan.ARCHITECTURES: 'dcgan' (Radford et al.) or 'tutorial'
     epochs: int = 15
     batch_size: int = 64
     latent_dim: int = 100
@@ -99,7 +100,7 @@ class TrainConfig:
 
     def validate(self, n_images: int | None = None) -> None:
         """ValueError naming the first setting out of range; with `n_images`, the batch size must fit."""
-        from upsampling.gan.dcgan import UPSAMPLERS
+        from upsampling.gan.dcgan import ARCHITECTURES, UPSAMPLERS
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 2)  # half real, half generated: at least one of each
         _check_int("latent_dim", self.latent_dim, 1)
@@ -118,6 +119,9 @@ class TrainConfig:
             raise ValueError(f"--time-budget must be a positive number of minutes. Received: {tb!r}")
         if self.upsampler not in UPSAMPLERS:
             raise ValueError(f"--upsampler must be one of {', '.join(UPSAMPLERS)}. Received: {self.upsampler!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}. "
+                             f"Received: {self.architecture!r}")
         if n_images is not None and self.batch_size > n_images:
             raise ValueError(f"--batch-size {self.batch_size} is larger than the data set ({n_images} images "
                              f"in {self.data}). Use a batch size of at most {n_images}.")
@@ -152,8 +156,10 @@ class GANTrainer:
         config.validate(len(self.images))
         self.data_fingerprint = data_fingerprint(self.images)
         shape = self.images.shape[1:]
-        self.generator = make_generator(config.latent_dim, shape, config.upsampler, config.filters)
-        self.discriminator = make_discriminator(shape, config.filters, config.learning_rate)
+        self.generator = make_generator(config.latent_dim, shape, config.upsampler, config.filters,
+                                        architecture=config.architecture)
+        self.discriminator = make_discriminator(shape, config.filters, config.learning_rate,
+                                                architecture=config.architecture)
         self.gan = make_gan(self.generator, self.discriminator, config.learning_rate)
         # Fixed latent points for the sample grids: their own generator, untouched by training.
         self.fixed_latent = np.random.default_rng(config.seed + 1).standard_normal(
@@ -222,7 +228,8 @@ class GANTrainer:
                 f"resume: the checkpoint {path} is damaged or not a checkpoint of `upsampling train` "
                 f"({type(exc).__name__}: {str(exc)[:200]}). Restore a copy, or start again with --overwrite."
             ) from exc
-        saved = meta["config"]
+        # Checkpoints from before the architecture choice were all trained with the tutorial's.
+        saved = {"architecture": "tutorial", **meta["config"]}
         if saved != self.config.fingerprint():
             diff = {k: (saved.get(k), v) for k, v in self.config.fingerprint().items() if saved.get(k) != v}
             raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
