@@ -90,6 +90,23 @@ def test_resume_refuses_other_settings(tmp_path, digits):
         GANTrainer(_config(), tmp_path / "empty", images=digits, verbose=0).load_checkpoint()
 
 
+def test_a_checkpoint_from_before_the_architecture_choice_resumes_as_the_tutorial_architecture(tmp_path, digits):
+    import json
+    GANTrainer(_config(architecture="tutorial", max_steps=1), tmp_path / "run", images=digits, verbose=0).train()
+    path = tmp_path / "run" / "checkpoint.npz"
+    with np.load(path) as z:
+        contents = {k: z[k] for k in z.files}
+    meta = json.loads(contents["meta"].tobytes().decode())
+    del meta["config"]["architecture"]  # as written before the setting existed
+    contents["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **contents)
+    with pytest.raises(ValueError, match=r"other settings.*'architecture': \('tutorial', 'dcgan'\)"):
+        GANTrainer(_config(), tmp_path / "run", images=digits, verbose=0).load_checkpoint()
+    resumed = GANTrainer(_config(architecture="tutorial"), tmp_path / "run", images=digits, verbose=0)
+    resumed.load_checkpoint()
+    assert resumed.step == 1
+
+
 def test_seed_makes_runs_reproducible_and_different_seeds_differ(tmp_path, digits):
     a = GANTrainer(_config(max_steps=3), tmp_path / "a", images=digits, verbose=0)
     b = GANTrainer(_config(max_steps=3), tmp_path / "b", images=digits, verbose=0)

@@ -228,8 +228,7 @@ class GANTrainer:
                 f"resume: the checkpoint {path} is damaged or not a checkpoint of `upsampling train` "
                 f"({type(exc).__name__}: {str(exc)[:200]}). Restore a copy, or start again with --overwrite."
             ) from exc
-        # Checkpoints from before the architecture choice were all trained with the tutorial's.
-        saved = {"architecture": "tutorial", **meta["config"]}
+        saved = meta["config"]
         if saved != self.config.fingerprint():
             diff = {k: (saved.get(k), v) for k, v in self.config.fingerprint().items() if saved.get(k) != v}
             raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
@@ -267,6 +266,8 @@ class GANTrainer:
         for key, kind in (("config", dict), ("epoch", int), ("batch", int), ("step", int), ("history", dict)):
             if not isinstance(meta.get(key), kind):
                 raise ValueError(f"meta[{key!r}] is missing or not {kind.__name__}")
+        # Checkpoints from before the architecture choice were all trained with the tutorial's.
+        meta["config"] = {"architecture": "tutorial", **meta["config"]}
         if meta["config"] != self.config.fingerprint():
             return meta, None  # the caller reports the settings that differ
         arrays = {}
