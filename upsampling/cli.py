@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
                        help="dcgan: Radford et al.'s DCGAN as PyTorch's example builds it (default); tutorial: "
                             "the Keras tutorial's recipe (LeakyReLU, final 5x5 Conv2D, Dropout in D)")
-    train.add_argument("--epochs", type=int, default=15)
+    train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
     train.add_argument("--filters", type=int, default=64)

@@ -81,7 +81,7 @@ class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
     architecture: str = "dcgan"  # dcgan.ARCHITECTURES: 'dcgan' (Radford et al.) or 'tutorial'
-    epochs: int = 15
+    epochs: int = 20
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
