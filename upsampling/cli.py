@@ -42,7 +42,7 @@ def _train(args) -> int:
 
     from upsampling.gan import rundir
     from upsampling.gan.trainer import GANTrainer, TrainConfig
-    config = TrainConfig(data=args.data, upsampler=args.upsampler, architecture=args.architecture,
+    config = TrainConfig(data=args.data, upsampler=args.upsampler, architecture=args.architecture, ema=args.ema,
                          epochs=args.epochs, batch_size=args.batch_size,
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
                          seed=args.seed, max_steps=args.max_steps, time_budget=args.time_budget)
@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
                        help="dcgan: Radford et al.'s DCGAN as PyTorch's example builds it (default); tutorial: "
                             "the Keras tutorial's recipe (LeakyReLU, final 5x5 Conv2D, Dropout in D)")
+    train.add_argument("--ema", type=float, default=0.999, metavar="DECAY",
+                       help="sample and save an exponential moving average of the generator's weights with this "
+                            "decay (BatchNorm statistics recomputed for it); 0: the trained weights as they are")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)

@@ -32,7 +32,7 @@ def _compare(args) -> int:
     cfg = CompareConfig(data=args.data, upsamplers=tuple(args.upsamplers), seeds=tuple(args.seeds),
                         epochs=args.epochs, batch_size=args.batch_size, filters=args.filters,
                         select_best=args.select_best, eval_n=args.eval_n, minutes=args.minutes,
-                        architecture=args.architecture)
+                        architecture=args.architecture, ema=args.ema)
     try:
         run_compare(args.out, cfg, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as exc:
@@ -76,6 +76,8 @@ def add_parsers(sub) -> None:
                            "for each upsampler; resumes count time already spent)")
     cmp_.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
                       help="generator and discriminator around the upsampler (see `upsampling train --help`)")
+    cmp_.add_argument("--ema", type=float, default=0.999, metavar="DECAY",
+                      help="weight average of each generator (see `upsampling train --help`); 0: none")
     cmp_.add_argument("--data", default="mnist5k")
     cmp_.add_argument("--batch-size", type=int, default=64)
     cmp_.add_argument("--filters", type=int, default=64)

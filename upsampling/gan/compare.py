@@ -47,6 +47,7 @@ class CompareConfig:
     filters: int = 64
     learning_rate: float = 0.0002
     architecture: str = "dcgan"
+    ema: float = 0.999
     select_best: bool = True
     eval_n: int = 1000
     minutes: float | None = None  # wall-clock training time of every run (None: epochs alone)
@@ -66,8 +67,8 @@ def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, ve
     timing_path = folder / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
     left = None if cfg.minutes is None else cfg.minutes * 60.0 - timing["seconds"]
-    config = TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, epochs=cfg.epochs,
-                         batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
+    config = TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, ema=cfg.ema,
+                         epochs=cfg.epochs, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
                          learning_rate=cfg.learning_rate, seed=seed,
                          time_budget=None if left is None else max(left, 1.0) / 60.0)
     scorer = None
@@ -119,8 +120,8 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     fingerprint = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("upsamplers", "seeds")}
     fingerprint["upsamplers"], fingerprint["seeds"] = list(cfg.upsamplers), list(cfg.seeds)
     if settings.exists():
-        # comparisons from before the architecture choice all used the tutorial's
-        saved = {"architecture": "tutorial", **json.loads(settings.read_text())}
+        # comparisons from before these settings used the tutorial's architecture and no average
+        saved = {"architecture": "tutorial", "ema": 0.0, **json.loads(settings.read_text())}
         diff = {k: (saved.get(k), v) for k, v in fingerprint.items()
                 if k not in ("upsamplers", "seeds") and saved.get(k) != v}
         if diff:

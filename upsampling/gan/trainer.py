@@ -42,6 +42,7 @@ from upsampling.gan.dcgan import make_discriminator, make_gan, make_generator
 from upsampling.progress import Progbar, RunEstimate, format_duration
 from upsampling.atomic import atomic_write_bytes, remove_stale_temporaries
 from upsampling.gan import rundir
+from upsampling.gan.averaging import WeightAverage, averaged_generator
 
 
 class TrainingDiverged(RuntimeError):
@@ -81,6 +82,7 @@ class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
     architecture: str = "dcgan"  # dcgan.ARCHITECTURES: 'dcgan' (Radford et al.) or 'tutorial'
+    ema: float = 0.999  # decay of the generator's weight average that is sampled and saved; 0: none
     epochs: int = 20
     batch_size: int = 64
     latent_dim: int = 100
@@ -113,6 +115,9 @@ class TrainConfig:
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not lr > 0 \
                 or not float(lr) <= float(np.finfo(np.float32).max):
             raise ValueError(f"--learning-rate must be a positive number, finite in float32. Received: {lr!r}")
+        ema = self.ema
+        if isinstance(ema, bool) or not isinstance(ema, (int, float, np.floating)) or not 0 <= ema < 1:
+            raise ValueError(f"--ema must be a decay in [0, 1) (0: no average). Received: {ema!r}")
         tb = self.time_budget
         if tb is not None and (isinstance(tb, bool) or not isinstance(tb, (int, float, np.floating))
                                or not math.isfinite(tb) or tb <= 0):
@@ -164,6 +169,12 @@ class GANTrainer:
         # Fixed latent points for the sample grids: their own generator, untouched by training.
         self.fixed_latent = np.random.default_rng(config.seed + 1).standard_normal(
             (config.sample_count, config.latent_dim)).astype(np.float32)
+        # The average of the generator's weights (None without --ema), and the fixed latent batches
+        # that give the averaged weights their BatchNormalization statistics.
+        self.average = WeightAverage(config.ema, self.generator.get_weights()) if config.ema else None
+        self._average_model = None
+        self._statistics_latent = [np.random.default_rng(config.seed + 3).standard_normal(
+            (256, config.latent_dim)).astype(np.float32) for _ in range(8)] if config.ema else []
         self.epoch, self.batch, self.step = 0, 0, 0
         self.order = None
         self.history = {"d_loss": [], "d_acc": [], "g_loss": []}
@@ -201,6 +212,9 @@ class GANTrainer:
         for prefix, model in (("d", self.discriminator), ("gan", self.gan)):
             for i, s in enumerate(model.optimizer.get_state()):
                 arrays[f"{prefix}_opt_{i:04d}"] = s
+        if self.average is not None:
+            for i, w in enumerate(self.average.weights):
+                arrays[f"ema_weight_{i:04d}"] = w
         arrays["order"] = self.order if self.order is not None else np.zeros(0, np.int64)
         meta = {"config": self.config.fingerprint(), "data": self.data_fingerprint,
                 "epoch": self.epoch, "batch": self.batch, "step": self.step,
@@ -240,6 +254,8 @@ class GANTrainer:
                              f"{now['shape']} sha256 {now['sha256'][:12]}). Restore the data or start a new --out.")
         for model, weights in ((self.generator, arrays["g"]), (self.discriminator, arrays["d"])):
             model.set_weights(weights)
+        if self.average is not None:
+            self.average.weights = [np.array(w, copy=True) for w in arrays["ema"]]
         for model, state in ((self.discriminator, arrays["d_opt"]), (self.gan, arrays["gan_opt"])):
             model.optimizer.set_state(state)
         self.order = arrays["order"]
@@ -266,14 +282,18 @@ class GANTrainer:
         for key, kind in (("config", dict), ("epoch", int), ("batch", int), ("step", int), ("history", dict)):
             if not isinstance(meta.get(key), kind):
                 raise ValueError(f"meta[{key!r}] is missing or not {kind.__name__}")
-        # Checkpoints from before the architecture choice were all trained with the tutorial's.
-        meta["config"] = {"architecture": "tutorial", **meta["config"]}
+        # Checkpoints from before these settings were all trained with the tutorial's architecture and
+        # no weight average.
+        meta["config"] = {"architecture": "tutorial", "ema": 0.0, **meta["config"]}
         if meta["config"] != self.config.fingerprint():
             return meta, None  # the caller reports the settings that differ
         arrays = {}
         for group, model in (("g", self.generator), ("d", self.discriminator)):
             arrays[group] = [contents[k] for k in sorted(contents) if k.startswith(f"{group}_weight_")]
             _check_arrays(f"{group} weights", arrays[group], model.get_weights())
+        if self.average is not None:
+            arrays["ema"] = [contents[k] for k in sorted(contents) if k.startswith("ema_weight_")]
+            _check_arrays("averaged generator weights", arrays["ema"], self.average.weights)
         for group, model in (("d", self.discriminator), ("gan", self.gan)):
             model.optimizer.build(model._compiled_variables)  # empty slots, to compare shapes with
             arrays[f"{group}_opt"] = [contents[k] for k in sorted(contents) if k.startswith(f"{group}_opt_")]
@@ -325,9 +345,18 @@ class GANTrainer:
         g_loss = self.gan.train_on_batch(latent, np.ones((2 * half, 1), np.float32))
         return {"d_loss": d_loss, "d_acc": d_acc, "g_loss": g_loss}
 
-    def write_samples(self, name: str) -> Path:
+    def sampled_generator(self):
+        """The generator a user gets: the weight average with its own BatchNormalization statistics
+        (`averaging.averaged_generator`), or the trained generator itself without --ema."""
+        if self.average is None:
+            return self.generator
+        self._average_model = averaged_generator(self.generator, self.average.weights, self._statistics_latent,
+                                                 into=self._average_model)
+        return self._average_model
+
+    def write_samples(self, name: str, generator=None) -> Path:
         from upsampling.plots import image_grid
-        images = self.generator.predict(self.fixed_latent, verbose=0)
+        images = (generator or self.sampled_generator()).predict(self.fixed_latent, verbose=0)
         return image_grid(images, self.out / "samples" / f"{name}.png", value_range=(-1, 1), scale=2)
 
     def write_loss_plot(self) -> Path:
@@ -416,6 +445,8 @@ class GANTrainer:
                         index = np.concatenate([index, self.order[:half - len(index)]])
                     step_started = time.perf_counter()
                     logs = self.train_step(self.images[index])
+                    if self.average is not None:
+                        self.average.update(self.generator.get_weights())
                     clock.add_step(time.perf_counter() - step_started)
                     bad = [k for k, v in logs.items() if not math.isfinite(v)]
                     if bad:
@@ -437,9 +468,10 @@ class GANTrainer:
                 end_started = time.perf_counter()
                 self.epoch += 1
                 self.batch = 0
-                samples = self.write_samples(f"epoch_{self.epoch:03d}")
+                sampled = self.sampled_generator()
+                samples = self.write_samples(f"epoch_{self.epoch:03d}", sampled)
                 self.write_loss_plot()
-                score = self._score_epoch()
+                score = self._score_epoch(sampled)
                 self.save_checkpoint()
                 clock.add_epoch_end(time.perf_counter() - end_started)
                 self._log(f"  samples: {samples}  checkpoint: {self.checkpoint_path}{score}  "
@@ -501,19 +533,19 @@ class GANTrainer:
         generator) and generator_last.keras; returns (path, a note on the choice)."""
         path = self.out / "generator.keras"
         if self.scorer is not None and self.best_epoch is not None:
-            self.generator.save(self.out / "generator_last.keras")
+            self.sampled_generator().save(self.out / "generator_last.keras")
             atomic_write_bytes(path, (self.out / "generator_best.keras").read_bytes())
             return path, f" (epoch {self.best_epoch}, the best score {min(self.scores):.2f})"
-        self.generator.save(path)
+        self.sampled_generator().save(path)
         return path, ""
 
-    def _score_epoch(self) -> str:
-        """Score this epoch's generator; keep it as generator_best.keras when it is the best so far."""
+    def _score_epoch(self, generator) -> str:
+        """Score this epoch's `generator`; keep it as generator_best.keras when it is the best so far."""
         if self.scorer is None:
             return ""
-        score = float(self.scorer(self.generator))
+        score = float(self.scorer(generator))
         self.scores.append(score)
         if self.best_epoch is None or score < min(self.scores[:-1], default=np.inf):
             self.best_epoch = self.epoch
-            self.generator.save(self.out / "generator_best.keras")
+            generator.save(self.out / "generator_best.keras")
         return f"  score: {score:.2f} (best: epoch {self.best_epoch})"
