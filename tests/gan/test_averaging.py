@@ -100,3 +100,13 @@ def test_without_an_average_the_trained_generator_is_saved(tmp_path, digits):
 def test_the_decay_is_checked(ema):
     with pytest.raises(ValueError, match=r"--ema must be a decay in \[0, 1\)"):
         TrainConfig(ema=ema).validate()
+
+
+def test_the_statistics_batches_are_fixed_and_distinct(tmp_path, digits):
+    a = GANTrainer(_config(), tmp_path / "a", images=digits, verbose=0)
+    b = GANTrainer(_config(), tmp_path / "b", images=digits, verbose=0)
+    batches = a._statistics_latent
+    assert len(batches) == 4 and batches[0].shape == (256, 8)
+    assert not np.array_equal(batches[0], batches[1])  # four different batches, not one four times
+    for x, y in zip(batches, b._statistics_latent):
+        np.testing.assert_array_equal(x, y)

@@ -173,8 +173,8 @@ class GANTrainer:
         # that give the averaged weights their BatchNormalization statistics.
         self.average = WeightAverage(config.ema, self.generator.get_weights()) if config.ema else None
         self._average_model = None
-        self._statistics_latent = [np.random.default_rng(config.seed + 3).standard_normal(
-            (256, config.latent_dim)).astype(np.float32) for _ in range(8)] if config.ema else []
+        self._statistics_latent = list(np.random.default_rng(config.seed + 3).standard_normal(
+            (4, 256, config.latent_dim)).astype(np.float32)) if config.ema else []
         self.epoch, self.batch, self.step = 0, 0, 0
         self.order = None
         self.history = {"d_loss": [], "d_acc": [], "g_loss": []}
