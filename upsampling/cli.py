@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
                        help="dcgan: Radford et al.'s DCGAN as PyTorch's example builds it (default); tutorial: "
                             "the Keras tutorial's recipe (LeakyReLU, final 5x5 Conv2D, Dropout in D)")
-    train.add_argument("--ema", type=float, default=0.999, metavar="DECAY",
+    train.add_argument("--ema", type=float, default=0.99, metavar="DECAY",
                        help="sample and save an exponential moving average of the generator's weights with this "
                             "decay (BatchNorm statistics recomputed for it); 0: the trained weights as they are")
     train.add_argument("--epochs", type=int, default=20)

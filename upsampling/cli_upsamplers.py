@@ -76,7 +76,7 @@ def add_parsers(sub) -> None:
                            "for each upsampler; resumes count time already spent)")
     cmp_.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
                       help="generator and discriminator around the upsampler (see `upsampling train --help`)")
-    cmp_.add_argument("--ema", type=float, default=0.999, metavar="DECAY",
+    cmp_.add_argument("--ema", type=float, default=0.99, metavar="DECAY",
                       help="weight average of each generator (see `upsampling train --help`); 0: none")
     cmp_.add_argument("--data", default="mnist5k")
     cmp_.add_argument("--batch-size", type=int, default=64)

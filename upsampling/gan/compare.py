@@ -47,7 +47,7 @@ class CompareConfig:
     filters: int = 64
     learning_rate: float = 0.0002
     architecture: str = "dcgan"
-    ema: float = 0.999
+    ema: float = 0.99
     select_best: bool = True
     eval_n: int = 1000
     minutes: float | None = None  # wall-clock training time of every run (None: epochs alone)

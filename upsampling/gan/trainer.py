@@ -82,7 +82,7 @@ class TrainConfig:
     data: str = "mnist5k"
     upsampler: str = "transpose"
     architecture: str = "dcgan"  # dcgan.ARCHITECTURES: 'dcgan' (Radford et al.) or 'tutorial'
-    ema: float = 0.999  # decay of the generator's weight average that is sampled and saved; 0: none
+    ema: float = 0.99  # decay of the generator's weight average that is sampled and saved; 0: none
     epochs: int = 20
     batch_size: int = 64
     latent_dim: int = 100
