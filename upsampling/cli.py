@@ -196,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
     train.add_argument("--filters", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=0.0002)
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="Adam's learning rate for G and D (default: 0.0006 with --architecture dcgan, "
+                            "0.0002 with tutorial)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     train.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",

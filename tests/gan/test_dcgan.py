@@ -123,3 +123,10 @@ def test_unknown_architecture_is_refused_by_name():
         make_discriminator(architecture="pytorch")
     with pytest.raises(ValueError, match=r"--architecture must be one of dcgan, tutorial. Received: 'big'"):
         TrainConfig(architecture="big").validate()
+
+
+def test_the_learning_rate_defaults_to_the_architecture_s_own():
+    from upsampling.gan.trainer import DEFAULT_LEARNING_RATES
+    assert TrainConfig().learning_rate == DEFAULT_LEARNING_RATES["dcgan"] == 0.0006
+    assert TrainConfig(architecture="tutorial").learning_rate == 0.0002  # the tutorial's Adam(2e-4, 0.5)
+    assert TrainConfig(learning_rate=0.001).learning_rate == 0.001

@@ -45,7 +45,7 @@ class CompareConfig:
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
-    learning_rate: float = 0.0002
+    learning_rate: float | None = None  # None: the architecture's default (trainer.DEFAULT_LEARNING_RATES)
     architecture: str = "dcgan"
     ema: float = 0.99
     select_best: bool = True
@@ -114,6 +114,9 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     if cfg.minutes is not None and (isinstance(cfg.minutes, bool) or not 0 < cfg.minutes < float("inf")):
         raise ValueError(f"compare: `minutes` (the training time of every run) must be a positive number. "
                          f"Received: {cfg.minutes!r}")
+    if cfg.learning_rate is None:  # settled before it is recorded, so a resume compares numbers
+        from upsampling.gan.trainer import DEFAULT_LEARNING_RATES
+        cfg = dataclasses.replace(cfg, learning_rate=DEFAULT_LEARNING_RATES.get(cfg.architecture, 0.0002))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = out / "settings.json"

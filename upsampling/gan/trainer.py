@@ -77,6 +77,12 @@ def data_fingerprint(images: np.ndarray) -> dict:
             "sha256": hashlib.sha256(data.view(np.uint8).reshape(-1)).hexdigest()}
 
 
+# Adam's learning rate when none is given. The tutorial's recipe uses 2e-4 (as Radford et al.); the
+# 'dcgan' architecture learns faster in the short default run with 6e-4 (README; seed 0, 1,240 steps,
+# the averaged generator's independent / selection FD: 2e-4 24.9 / 20.0, 4e-4 23.7 / 15.5, 6e-4 21.1 / 14.1).
+DEFAULT_LEARNING_RATES = {"dcgan": 0.0006, "tutorial": 0.0002}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     data: str = "mnist5k"
@@ -87,11 +93,15 @@ class TrainConfig:
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
-    learning_rate: float = 0.0002
+    learning_rate: float | None = None  # Adam's, for G and D; None: DEFAULT_LEARNING_RATES[architecture]
     seed: int = 0
     max_steps: int | None = None  # stop after this many steps in total (for tests and quick looks)
     sample_count: int = 64
     time_budget: float | None = None  # minutes this invocation may train; then it stops as if finished
+
+    def __post_init__(self):
+        if self.learning_rate is None:
+            self.learning_rate = DEFAULT_LEARNING_RATES.get(self.architecture, 0.0002)
 
     def fingerprint(self) -> dict:
         """The settings a resumed run must share with the original."""
