@@ -209,17 +209,14 @@ def _torch_dcgan_models(torch, tutorial: bool):
                           nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),
                           nn.Conv2d(128, 1, 7, padding=3), nn.Sigmoid())
         return g, d
-    # upsampling.gan.dcgan defaults: filters 64, BatchNorm momentum 0.8 (torch: 1 - 0.8)
-    d = nn.Sequential(nn.Conv2d(1, 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.4),
-                      nn.Conv2d(64, 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.4),
-                      nn.Flatten(), nn.Linear(64 * 7 * 7, 1), nn.Sigmoid())
-    g = nn.Sequential(nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7, momentum=0.2, eps=1e-3),
-                      nn.LeakyReLU(0.2), nn.Unflatten(1, (128, 7, 7)),
-                      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64, momentum=0.2, eps=1e-3),
-                      nn.LeakyReLU(0.2),
-                      nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32, momentum=0.2, eps=1e-3),
-                      nn.LeakyReLU(0.2),
-                      nn.Conv2d(32, 1, 5, padding=2), nn.Tanh())
+    # upsampling.gan.dcgan's default ('dcgan') architecture: filters 64, BatchNorm momentum 0.9 (torch 0.1)
+    d = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1), nn.Sigmoid())
+    g = nn.Sequential(nn.Linear(100, 128 * 7 * 7, bias=False), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
+                      nn.Unflatten(1, (128, 7, 7)),
+                      nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
     return g, d
 
 

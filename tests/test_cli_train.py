@@ -42,5 +42,7 @@ def test_train_refuses_a_resume_with_other_settings(tmp_path, capsys):
     assert main(args) == 0
     assert main(args + ["--upsampler", "nearest", "--resume"]) == 2
     assert "other settings" in capsys.readouterr().err
+    assert main(args + ["--architecture", "tutorial", "--resume"]) == 2
+    assert "'architecture': ('dcgan', 'tutorial')" in capsys.readouterr().err
     assert main(["train", "--data", "digits", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err

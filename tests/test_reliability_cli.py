@@ -179,6 +179,7 @@ CASES = [
     ("seed negative", lambda c: c.train(c.tmp / "r", "--seed", "-1"), 2, "--seed must be"),
     ("epochs not a number", lambda c: c.train(c.tmp / "r", epochs="x"), 2, "argument --epochs: invalid int"),
     ("unknown upsampler", lambda c: c.train(c.tmp / "r", "--upsampler", "magic"), 2, "argument --upsampler"),
+    ("unknown architecture", lambda c: c.train(c.tmp / "r", "--architecture", "keras"), 2, "argument --architecture"),
     # ------------------------------------------------------------------ train: the run folder
     ("out is a file", lambda c: c.train(_file(c)), 2, "is a file, not a folder"),
     ("out under a file", lambda c: c.train(_file(c) / "run"), 2, "is a file, not a folder"),

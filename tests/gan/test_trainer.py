@@ -19,7 +19,8 @@ def _config(**kw):
 
 
 def _weights(trainer):
-    return trainer.generator.get_weights() + trainer.discriminator.get_weights()
+    average = trainer.average.weights if trainer.average is not None else []
+    return trainer.generator.get_weights() + trainer.discriminator.get_weights() + average
 
 
 def _assert_same_run(a, b):
@@ -90,6 +91,23 @@ def test_resume_refuses_other_settings(tmp_path, digits):
         GANTrainer(_config(), tmp_path / "empty", images=digits, verbose=0).load_checkpoint()
 
 
+def test_a_checkpoint_from_before_the_architecture_choice_resumes_as_the_tutorial_architecture(tmp_path, digits):
+    import json
+    GANTrainer(_config(architecture="tutorial", max_steps=1), tmp_path / "run", images=digits, verbose=0).train()
+    path = tmp_path / "run" / "checkpoint.npz"
+    with np.load(path) as z:
+        contents = {k: z[k] for k in z.files}
+    meta = json.loads(contents["meta"].tobytes().decode())
+    del meta["config"]["architecture"]  # as written before the setting existed
+    contents["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **contents)
+    with pytest.raises(ValueError, match=r"other settings.*'architecture': \('tutorial', 'dcgan'\)"):
+        GANTrainer(_config(), tmp_path / "run", images=digits, verbose=0).load_checkpoint()
+    resumed = GANTrainer(_config(architecture="tutorial"), tmp_path / "run", images=digits, verbose=0)
+    resumed.load_checkpoint()
+    assert resumed.step == 1
+
+
 def test_seed_makes_runs_reproducible_and_different_seeds_differ(tmp_path, digits):
     a = GANTrainer(_config(max_steps=3), tmp_path / "a", images=digits, verbose=0)
     b = GANTrainer(_config(max_steps=3), tmp_path / "b", images=digits, verbose=0)
@@ -113,7 +131,7 @@ def test_the_best_scoring_epoch_is_the_saved_generator_and_resume_keeps_the_choi
     chosen = load_model(tmp_path / "full" / "generator.keras")
     assert _weight_score(chosen) == min(full.scores)
     last = load_model(tmp_path / "full" / "generator_last.keras")
-    for a, b in zip(last.get_weights(), full.generator.get_weights()):
+    for a, b in zip(last.get_weights(), full.sampled_generator().get_weights()):  # the weight average
         np.testing.assert_array_equal(a, b)
     part = GANTrainer(_config(epochs=3, max_steps=8), tmp_path / "part", images=digits, verbose=0,
                       scorer=_weight_score)

@@ -21,9 +21,9 @@ def easy_images(n=256, seed=0):
     return np.clip(images, -1, 1)
 
 
-@pytest.fixture
-def trainer(tmp_path):
-    config = TrainConfig(data="easy", upsampler="transpose", epochs=1, batch_size=32, latent_dim=8, filters=8,
+@pytest.fixture(params=["tutorial", "dcgan"])
+def trainer(tmp_path, request):
+    config = TrainConfig(data="easy", upsampler="transpose", architecture=request.param, epochs=1, batch_size=32, latent_dim=8, filters=8,
                          learning_rate=0.002, seed=1, sample_count=4)
     return GANTrainer(config, tmp_path, images=easy_images(), verbose=0)
 
@@ -68,10 +68,13 @@ def test_discriminator_accuracy_on_real_and_generated_separates_in_a_few_steps(t
 
 
 def test_generator_loss_through_the_frozen_discriminator_goes_down(trainer, monkeypatch):
-    # first a discriminator that knows the difference (generator fixed) ...
+    # first a discriminator that knows the difference (generator fixed) ... The 'dcgan' discriminator
+    # starts from N(0, 0.02) weights and judges with BatchNormalization's moving statistics (momentum
+    # 0.9) once frozen, so it needs more steps before its verdict is confident.
+    dcgan = trainer.config.architecture == "dcgan"
     with monkeypatch.context() as m:
         _freeze_generator_updates(trainer, m)
-        for batch in _batches(trainer, 8):
+        for batch in _batches(trainer, 30 if dcgan else 8):
             trainer.train_step(batch)
     # ... then only the generator trains, through the composite model
     _freeze_discriminator_updates(trainer, monkeypatch)
@@ -80,8 +83,8 @@ def test_generator_loss_through_the_frozen_discriminator_goes_down(trainer, monk
     before = _bce_toward_real(trainer, latent)
     losses = [trainer.train_step(batch)["g_loss"] for batch in _batches(trainer, 10, seed=1)]
     after = _bce_toward_real(trainer, latent)
-    # (seeds 1-3: down by 30-60%; trained toward "fake" it goes up by 50-90%)
-    assert after < 0.85 * before, f"generator loss {before:.3f} -> {after:.3f}"
+    # (tutorial, seeds 1-3: down by 30-60%, trained toward "fake" up by 50-90%; dcgan: down by 17-20%)
+    assert after < (0.9 if dcgan else 0.85) * before, f"generator loss {before:.3f} -> {after:.3f}"
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     # the discriminator did not move: it is frozen inside the composite
     for a, b in zip(d_weights, trainer.discriminator.get_weights()):

@@ -45,7 +45,9 @@ class CompareConfig:
     batch_size: int = 64
     latent_dim: int = 100
     filters: int = 64
-    learning_rate: float = 0.0002
+    learning_rate: float | None = None  # None: the architecture's default (trainer.DEFAULT_LEARNING_RATES)
+    architecture: str = "dcgan"
+    ema: float = 0.99
     select_best: bool = True
     eval_n: int = 1000
     minutes: float | None = None  # wall-clock training time of every run (None: epochs alone)
@@ -65,8 +67,9 @@ def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, ve
     timing_path = folder / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
     left = None if cfg.minutes is None else cfg.minutes * 60.0 - timing["seconds"]
-    config = TrainConfig(data=cfg.data, upsampler=upsampler, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                         latent_dim=cfg.latent_dim, filters=cfg.filters, learning_rate=cfg.learning_rate, seed=seed,
+    config = TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, ema=cfg.ema,
+                         epochs=cfg.epochs, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
+                         learning_rate=cfg.learning_rate, seed=seed,
                          time_budget=None if left is None else max(left, 1.0) / 60.0)
     scorer = None
     if cfg.select_best:
@@ -111,13 +114,17 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     if cfg.minutes is not None and (isinstance(cfg.minutes, bool) or not 0 < cfg.minutes < float("inf")):
         raise ValueError(f"compare: `minutes` (the training time of every run) must be a positive number. "
                          f"Received: {cfg.minutes!r}")
+    if cfg.learning_rate is None:  # settled before it is recorded, so a resume compares numbers
+        from upsampling.gan.trainer import DEFAULT_LEARNING_RATES
+        cfg = dataclasses.replace(cfg, learning_rate=DEFAULT_LEARNING_RATES.get(cfg.architecture, 0.0002))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = out / "settings.json"
     fingerprint = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("upsamplers", "seeds")}
     fingerprint["upsamplers"], fingerprint["seeds"] = list(cfg.upsamplers), list(cfg.seeds)
     if settings.exists():
-        saved = json.loads(settings.read_text())
+        # comparisons from before these settings used the tutorial's architecture and no average
+        saved = {"architecture": "tutorial", "ema": 0.0, **json.loads(settings.read_text())}
         diff = {k: (saved.get(k), v) for k, v in fingerprint.items()
                 if k not in ("upsamplers", "seeds") and saved.get(k) != v}
         if diff:
