@@ -67,3 +67,13 @@ def test_a_minutes_budget_stops_every_run_at_the_same_training_time(tmp_path):
 def test_a_minutes_budget_must_be_positive(tmp_path, minutes):
     with pytest.raises(ValueError, match=r"compare: `minutes` .* must be a positive number"):
         run_compare(tmp_path, CompareConfig(upsamplers=("nearest",), **SMALL, minutes=minutes), verbose=0)
+
+
+@pytest.mark.parametrize("setting, value, message", [("ema", 1.5, "--ema must be a decay"),
+                                                      ("architecture", "keras", "--architecture must be one of"),
+                                                      ("batch_size", 1, "--batch-size must be")])
+def test_bad_settings_are_refused_before_the_comparison_records_them(tmp_path, setting, value, message):
+    cfg = CompareConfig(data="digits", upsamplers=("nearest",), seeds=(0,), **{setting: value})
+    with pytest.raises(ValueError, match=message):
+        run_compare(tmp_path / "cmp", cfg, verbose=0)
+    assert not (tmp_path / "cmp" / "settings.json").exists()  # a corrected rerun is not locked out

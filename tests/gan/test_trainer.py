@@ -24,6 +24,7 @@ def _weights(trainer):
 
 
 def _assert_same_run(a, b):
+    assert len(_weights(a)) == len(_weights(b))
     for x, y in zip(_weights(a), _weights(b)):
         np.testing.assert_array_equal(x, y)
     assert a.history == b.history
@@ -93,19 +94,22 @@ def test_resume_refuses_other_settings(tmp_path, digits):
 
 def test_a_checkpoint_from_before_the_architecture_choice_resumes_as_the_tutorial_architecture(tmp_path, digits):
     import json
-    GANTrainer(_config(architecture="tutorial", max_steps=1), tmp_path / "run", images=digits, verbose=0).train()
+    old = dict(architecture="tutorial", ema=0.0)
+    GANTrainer(_config(max_steps=1, **old), tmp_path / "run", images=digits, verbose=0).train()
     path = tmp_path / "run" / "checkpoint.npz"
     with np.load(path) as z:
         contents = {k: z[k] for k in z.files}
+    assert not any(k.startswith("ema_") for k in contents)
     meta = json.loads(contents["meta"].tobytes().decode())
-    del meta["config"]["architecture"]  # as written before the setting existed
+    del meta["config"]["architecture"], meta["config"]["ema"]  # as written before the settings existed
     contents["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     np.savez(path, **contents)
-    with pytest.raises(ValueError, match=r"other settings.*'architecture': \('tutorial', 'dcgan'\)"):
+    with pytest.raises(ValueError, match=r"other settings.*'architecture': \('tutorial', 'dcgan'\).*"
+                                         r"'ema': \(0.0, 0.99\).*--architecture tutorial --ema 0"):
         GANTrainer(_config(), tmp_path / "run", images=digits, verbose=0).load_checkpoint()
-    resumed = GANTrainer(_config(architecture="tutorial"), tmp_path / "run", images=digits, verbose=0)
+    resumed = GANTrainer(_config(**old), tmp_path / "run", images=digits, verbose=0)
     resumed.load_checkpoint()
-    assert resumed.step == 1
+    assert resumed.step == 1 and resumed.average is None
 
 
 def test_seed_makes_runs_reproducible_and_different_seeds_differ(tmp_path, digits):

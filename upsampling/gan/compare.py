@@ -61,16 +61,21 @@ def run_folder(out, upsampler: str, seed: int) -> Path:
     return Path(out) / upsampler / f"seed{seed}"
 
 
+def _train_config(cfg: CompareConfig, upsampler: str, seed: int, time_budget=None):
+    """The `upsampling train` settings of one run of the comparison."""
+    from upsampling.gan.trainer import TrainConfig
+    return TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, ema=cfg.ema,
+                       epochs=cfg.epochs, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
+                       learning_rate=cfg.learning_rate, seed=seed, time_budget=time_budget)
+
+
 def train_one(cfg: CompareConfig, upsampler: str, seed: int, folder: Path, *, verbose: int = 1):
     """Train (or continue) one run; returns when its generator.keras is written."""
-    from upsampling.gan.trainer import GANTrainer, TrainConfig
+    from upsampling.gan.trainer import GANTrainer
     timing_path = folder / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"seconds": 0.0, "steps": 0}
     left = None if cfg.minutes is None else cfg.minutes * 60.0 - timing["seconds"]
-    config = TrainConfig(data=cfg.data, upsampler=upsampler, architecture=cfg.architecture, ema=cfg.ema,
-                         epochs=cfg.epochs, batch_size=cfg.batch_size, latent_dim=cfg.latent_dim, filters=cfg.filters,
-                         learning_rate=cfg.learning_rate, seed=seed,
-                         time_budget=None if left is None else max(left, 1.0) / 60.0)
+    config = _train_config(cfg, upsampler, seed, time_budget=None if left is None else max(left, 1.0) / 60.0)
     scorer = None
     if cfg.select_best:
         from upsampling.data import DATASETS
@@ -117,6 +122,9 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     if cfg.learning_rate is None:  # settled before it is recorded, so a resume compares numbers
         from upsampling.gan.trainer import DEFAULT_LEARNING_RATES
         cfg = dataclasses.replace(cfg, learning_rate=DEFAULT_LEARNING_RATES.get(cfg.architecture, 0.0002))
+    for upsampler in cfg.upsamplers:  # every run's settings checked before any is recorded
+        for seed in cfg.seeds:
+            _train_config(cfg, upsampler, seed).validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = out / "settings.json"

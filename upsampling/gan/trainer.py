@@ -255,8 +255,10 @@ class GANTrainer:
         saved = meta["config"]
         if saved != self.config.fingerprint():
             diff = {k: (saved.get(k), v) for k, v in self.config.fingerprint().items() if saved.get(k) != v}
+            hint = (" It was made before the 'dcgan' default: resume it with --architecture tutorial --ema 0 "
+                    "(and --epochs 15, its length then)." if meta.get("older") else "")
             raise ValueError(f"resume: the checkpoint at {path} was made with other settings "
-                             f"(saved, now): {diff}. Use the same settings or a new --out folder.")
+                             f"(saved, now): {diff}. Use the same settings or a new --out folder.{hint}")
         if "data" in meta and meta["data"] != self.data_fingerprint:
             then, now = meta["data"], self.data_fingerprint
             raise ValueError(f"resume: the images of --data {self.config.data} are not the ones the checkpoint "
@@ -294,6 +296,7 @@ class GANTrainer:
                 raise ValueError(f"meta[{key!r}] is missing or not {kind.__name__}")
         # Checkpoints from before these settings were all trained with the tutorial's architecture and
         # no weight average.
+        meta["older"] = "architecture" not in meta["config"]
         meta["config"] = {"architecture": "tutorial", "ema": 0.0, **meta["config"]}
         if meta["config"] != self.config.fingerprint():
             return meta, None  # the caller reports the settings that differ
