@@ -119,9 +119,9 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     if cfg.minutes is not None and (isinstance(cfg.minutes, bool) or not 0 < cfg.minutes < float("inf")):
         raise ValueError(f"compare: `minutes` (the training time of every run) must be a positive number. "
                          f"Received: {cfg.minutes!r}")
+    from upsampling.gan.trainer import SETTINGS_BEFORE_CHOICES, default_learning_rate
     if cfg.learning_rate is None:  # settled before it is recorded, so a resume compares numbers
-        from upsampling.gan.trainer import DEFAULT_LEARNING_RATES
-        cfg = dataclasses.replace(cfg, learning_rate=DEFAULT_LEARNING_RATES.get(cfg.architecture, 0.0002))
+        cfg = dataclasses.replace(cfg, learning_rate=default_learning_rate(cfg.architecture))
     for upsampler in cfg.upsamplers:  # every run's settings checked before any is recorded
         for seed in cfg.seeds:
             _train_config(cfg, upsampler, seed).validate()
@@ -131,8 +131,7 @@ def run_compare(out_dir, cfg: CompareConfig, *, verbose: int = 1, print_fn=print
     fingerprint = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("upsamplers", "seeds")}
     fingerprint["upsamplers"], fingerprint["seeds"] = list(cfg.upsamplers), list(cfg.seeds)
     if settings.exists():
-        # comparisons from before these settings used the tutorial's architecture and no average
-        saved = {"architecture": "tutorial", "ema": 0.0, **json.loads(settings.read_text())}
+        saved = {**SETTINGS_BEFORE_CHOICES, **json.loads(settings.read_text())}
         diff = {k: (saved.get(k), v) for k, v in fingerprint.items()
                 if k not in ("upsamplers", "seeds") and saved.get(k) != v}
         if diff:

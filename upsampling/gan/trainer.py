@@ -82,6 +82,13 @@ def data_fingerprint(images: np.ndarray) -> dict:
 # the averaged generator's independent / selection FD: 2e-4 24.9 / 20.0, 4e-4 23.7 / 15.5, 6e-4 21.1 / 14.1).
 DEFAULT_LEARNING_RATES = {"dcgan": 0.0006, "tutorial": 0.0002}
 
+# What checkpoints and comparisons recorded before these settings existed were made with.
+SETTINGS_BEFORE_CHOICES = {"architecture": "tutorial", "ema": 0.0}
+
+
+def default_learning_rate(architecture: str) -> float:
+    return DEFAULT_LEARNING_RATES.get(architecture, DEFAULT_LEARNING_RATES["tutorial"])
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -101,7 +108,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.learning_rate is None:
-            self.learning_rate = DEFAULT_LEARNING_RATES.get(self.architecture, 0.0002)
+            self.learning_rate = default_learning_rate(self.architecture)
 
     def fingerprint(self) -> dict:
         """The settings a resumed run must share with the original."""
@@ -182,7 +189,7 @@ class GANTrainer:
         # The average of the generator's weights (None without --ema), and the fixed latent batches
         # that give the averaged weights their BatchNormalization statistics.
         self.average = WeightAverage(config.ema, self.generator.get_weights()) if config.ema else None
-        self._average_model = None
+        self._average_model, self._average_step = None, None  # the averaged copy, and the step it is of
         self._statistics_latent = list(np.random.default_rng(config.seed + 3).standard_normal(
             (4, 256, config.latent_dim)).astype(np.float32)) if config.ema else []
         self.epoch, self.batch, self.step = 0, 0, 0
@@ -268,6 +275,7 @@ class GANTrainer:
             model.set_weights(weights)
         if self.average is not None:
             self.average.weights = [np.array(w, copy=True) for w in arrays["ema"]]
+            self._average_step = None
         for model, state in ((self.discriminator, arrays["d_opt"]), (self.gan, arrays["gan_opt"])):
             model.optimizer.set_state(state)
         self.order = arrays["order"]
@@ -294,10 +302,8 @@ class GANTrainer:
         for key, kind in (("config", dict), ("epoch", int), ("batch", int), ("step", int), ("history", dict)):
             if not isinstance(meta.get(key), kind):
                 raise ValueError(f"meta[{key!r}] is missing or not {kind.__name__}")
-        # Checkpoints from before these settings were all trained with the tutorial's architecture and
-        # no weight average.
         meta["older"] = "architecture" not in meta["config"]
-        meta["config"] = {"architecture": "tutorial", "ema": 0.0, **meta["config"]}
+        meta["config"] = {**SETTINGS_BEFORE_CHOICES, **meta["config"]}
         if meta["config"] != self.config.fingerprint():
             return meta, None  # the caller reports the settings that differ
         arrays = {}
@@ -363,13 +369,16 @@ class GANTrainer:
         (`averaging.averaged_generator`), or the trained generator itself without --ema."""
         if self.average is None:
             return self.generator
-        self._average_model = averaged_generator(self.generator, self.average.weights, self._statistics_latent,
-                                                 into=self._average_model)
+        if self._average_step != self.step:  # the end of a run reuses its last epoch's copy
+            self._average_model = averaged_generator(self.generator, self.average.weights,
+                                                     self._statistics_latent, into=self._average_model)
+            self._average_step = self.step
         return self._average_model
 
     def write_samples(self, name: str, generator=None) -> Path:
         from upsampling.plots import image_grid
-        images = (generator or self.sampled_generator()).predict(self.fixed_latent, verbose=0)
+        generator = self.sampled_generator() if generator is None else generator
+        images = generator.predict(self.fixed_latent, verbose=0)
         return image_grid(images, self.out / "samples" / f"{name}.png", value_range=(-1, 1), scale=2)
 
     def write_loss_plot(self) -> Path:
@@ -459,7 +468,7 @@ class GANTrainer:
                     step_started = time.perf_counter()
                     logs = self.train_step(self.images[index])
                     if self.average is not None:
-                        self.average.update(self.generator.get_weights())
+                        self.average.update([v.value for v in self.generator.weights])
                     clock.add_step(time.perf_counter() - step_started)
                     bad = [k for k, v in logs.items() if not math.isfinite(v)]
                     if bad:
