@@ -1,3 +1,4 @@
+import importlib
 import itertools
 
 import numpy as np
@@ -9,6 +10,8 @@ from upsampling.ops.conv import conv2d
 from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
 
 rng = np.random.default_rng(1)
+# the module itself (`upsampling.ops.conv_transpose` as an attribute is Keras's ops name, unsupported)
+ct_module = importlib.import_module("upsampling.ops.conv_transpose")
 
 
 def _crops(h, w, k, s, d, padding, op):
@@ -99,3 +102,52 @@ def test_two_by_two_stride_two_tiles_scaled_kernel_copies():
     y, _ = conv_transpose2d(x, kern, strides=(2, 2))
     expected = [[a, b, 2 * a, 2 * b], [c, d, 2 * c, 2 * d], [3 * a, 3 * b, 4 * a, 4 * b], [3 * c, 3 * d, 4 * c, 4 * d]]
     np.testing.assert_array_equal(y[0, :, :, 0], expected)
+
+
+PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
+    ((4, 4), (2, 2), ((1, 1), (1, 1))),      # the DCGAN's layer
+    ((4, 4), (2, 2), ((0, 0), (0, 0))),      # 'valid'
+    ((4, 4), (2, 2), ((1, 2), (2, 1))),      # output_padding-like uneven crops
+    ((6, 3), (3, 3), ((2, 1), (0, 2))),      # stride 3, rectangular kernel
+    ((4, 2), (2, 1), ((1, 0), (0, 1))),      # stride 1 along the width
+    ((2, 6), (1, 2), ((0, 1), (3, 1))),      # stride 1 along the height
+]
+
+
+@pytest.mark.parametrize("kernel,strides,crops", PHASE_CASES)
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30], ids=["image_per_chunk", "one_chunk"])
+@pytest.mark.parametrize("count", [1, 2])
+def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, count, monkeypatch):
+    """The phase path (kernel a whole number of strides): against the naive loops, with bias, one
+    image per chunk or all in one, threads on and off."""
+    from upsampling.ops import parallel
+
+    monkeypatch.setattr(ct_module, "PHASE_MIN_RUN", 1)
+    monkeypatch.setattr(ct_module, "PHASE_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    parallel.set_threads(count)
+    try:
+        x = rng.standard_normal((3, 4, 5, 3))
+        kern = rng.standard_normal((*kernel, 2, 3))
+        bias = rng.standard_normal(2)
+        assert ct_module.use_phases(kern.shape, strides, crops, (1, 1), 1)
+        y, _ = conv_transpose2d(x, kern, strides=strides, crops=crops, bias=bias)
+    finally:
+        parallel.set_threads(None)
+    hf, wf = (4 - 1) * strides[0] + kernel[0], (5 - 1) * strides[1] + kernel[1]
+    out = (hf - sum(crops[0]), wf - sum(crops[1]))
+    ref = conv_transpose2d_naive(x, kern, strides, out, (crops[0][0], crops[1][0]), (1, 1)) + bias
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_phase_path_serves_the_dcgan_layers_and_not_the_others():
+    use_phases = ct_module.use_phases
+    same = ((1, 1), (1, 1))
+    assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)       # generator 7 -> 14
+    assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)       # discriminator's dx 7 -> 14
+    assert not use_phases((4, 4, 1, 64), (2, 2), same, (1, 1), 1)     # one output channel: the scatter
+    assert not use_phases((3, 3, 64, 64), (2, 2), same, (1, 1), 1)    # 3 is not a multiple of 2
+    assert not use_phases((4, 4, 64, 64), (2, 2), same, (2, 2), 1)    # dilated
+    assert not use_phases((4, 4, 32, 64), (2, 2), same, (1, 1), 2)    # grouped
+    assert not use_phases((4, 4, 64, 64), (2, 2), ((1, -1), (1, 1)), (1, 1), 1)  # appended zeros
+    assert not use_phases((4, 4, 64, 64), (1, 1), same, (1, 1), 1)    # stride 1: gather or scatter

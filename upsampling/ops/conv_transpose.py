@@ -11,6 +11,13 @@ and the output is `full` cropped by ((top, bottom), (left, right)); a negative c
 Two ways to compute it (same numbers up to float rounding):
 - scatter (any stride): one GEMM gives every pixel's kernel copy, then `col2im_cropped` adds the
   kh*kw taps straight into the cropped output, in cache-sized batch blocks.
+- phases (groups 1, dilation 1, a kernel a whole number of strides: the DCGAN's 4x4 at stride 2):
+  along a row, the taps t*s .. t*s + s - 1 of input column j fill output columns (j + t)*s ..
+  (j + t)*s + s - 1 of the uncropped scatter, a contiguous run. One GEMM per kernel row a and
+  column group t, x @ K[a, group t] (C, s*F), gives every pixel's run for that group as a
+  contiguous (n, H, W, s*F) block, which lands in the uncropped output (n, Hf, Wf / s, s*F) as
+  one slice-add with W*s*F-long contiguous runs (the scatter's adds run over F values at a time,
+  and its inner-loop overhead dominated). The output is then cropped out of it in one copy.
 - gather (stride 1, groups 1, C <= GATHER_MAX_IN_PER_OUT * F): a stride-1 transposed convolution
   is a plain correlation with the flipped kernel, so `conv2d` (im2col gather + GEMM) computes it
   with no scatter-add at all. The gather copies kh*kw*C values per output pixel, the scatter
@@ -25,11 +32,18 @@ import numpy as np
 
 from upsampling.ops.conv import CHUNK_BYTES, batch_slices, conv2d, patch_gemm
 from upsampling.ops.im2col import col2im_cropped, im2col, pad2d_scratch
+from upsampling.ops.parallel import split
 from upsampling.ops.workspace import scratch
 
 
 # use the stride-1 gather while C_in <= GATHER_MAX_IN_PER_OUT * F_out (measured break-even ~2)
 GATHER_MAX_IN_PER_OUT = 2
+# the phase path needs runs of at least this many values (s_w * F): for a single output channel
+# its narrow GEMMs cost more than the scatter they save
+PHASE_MIN_RUN = 64
+# the phase path builds its uncropped output this many bytes at a time (its adds then run in L3;
+# measured: 1-4 MB alike at 7x7, 2 MB best at 14x14)
+PHASE_CHUNK_BYTES = 2 << 20
 
 
 class ConvTransposeCache(NamedTuple):
@@ -64,6 +78,8 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
     cache = ConvTransposeCache(x2, kernel, x.shape, crops, strides, dilation, groups)
     if strides == (1, 1) and groups == 1 and c <= GATHER_MAX_IN_PER_OUT * fg:
         return _stride1_gather(x, kernel, crops, dilation, bias), cache
+    if use_phases(kernel.shape, strides, crops, dilation, groups):
+        return _phase_forward(x, kernel, strides, crops, bias), cache
     _, hf, wf, f = full_shape(x.shape, kernel.shape, strides, dilation, groups)
     (ct, cb), (cl, cr) = crops
     dtype = np.result_type(x, kernel)
@@ -85,6 +101,60 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
         if bias is not None:
             y[part] += bias
     return y, cache
+
+
+def use_phases(kernel_shape: tuple, strides, crops, dilation, groups: int) -> bool:
+    """Whether conv_transpose2d takes the phase path (see the module docstring)."""
+    kh, kw, fg, _ = kernel_shape
+    sh, sw = strides
+    return (groups == 1 and tuple(dilation) == (1, 1) and tuple(strides) != (1, 1) and kh % sh == 0
+            and kw % sw == 0 and sw * fg >= PHASE_MIN_RUN and min(min(crops[0]), min(crops[1])) >= 0)
+
+
+def _phase_forward(x: np.ndarray, kernel: np.ndarray, strides: tuple, crops: tuple, bias=None) -> np.ndarray:
+    """The phase path of `conv_transpose2d` (groups 1, dilation 1, kw a multiple of s_w, crops >= 0)."""
+    n, h, w, c = x.shape
+    kh, kw, f, _ = kernel.shape
+    sh, sw = strides
+    groups_w = kw // sw  # tap column groups per kernel row
+    (ct, cb), (cl, cr) = crops
+    hf, wg = (h - 1) * sh + kh, w - 1 + groups_w  # uncropped rows; width in runs of sw*F
+    ho, wo = hf - ct - cb, wg * sw - cl - cr
+    run = sw * f
+    dtype = np.result_type(x, kernel)
+    # (kh, kw, F, C) -> (kh, groups_w, sw, F, C) -> (kh, groups_w, C, sw, F): K[a, t] maps a pixel's C
+    # values to the run of its taps (a, t*sw .. t*sw + sw - 1)
+    kg = np.ascontiguousarray(kernel.reshape(kh, groups_w, sw, f, c).transpose(0, 1, 4, 2, 3),
+                              dtype=dtype).reshape(kh, groups_w, c, run)
+    y = np.empty((n, ho, wo, f), dtype=dtype)
+    for part in batch_slices(n, hf * wg * run * dtype.itemsize, PHASE_CHUNK_BYTES):
+        m = part.stop - part.start
+        full = scratch("convT_full", (m, hf, wg, run), dtype)
+        z = scratch("convT_run", (m, h, w, run), dtype)
+        split(lambda share: full[share].fill(0), m, work=full.size)
+        xs = x[part].reshape(m * h * w, c)
+        for a in range(kh):
+            rows = slice(a, a + sh * (h - 1) + 1, sh)
+            for t in range(groups_w):
+                np.matmul(xs, kg[a, t], out=z.reshape(m * h * w, run))
+
+                def add(share, rows=rows, t=t):
+                    target = full[share, rows, t:t + w]
+                    target += z[share]
+
+                split(add, m, work=z.size)
+        # crop: rows ct .. ct + ho, columns cl .. cl + wo of the (m, hf, wg * sw, F) scatter
+        window = full.reshape(m, hf, wg * sw, f)[:, ct:ct + ho, cl:cl + wo]
+        out = y[part]
+
+        def crop(share, window=window, out=out):
+            if bias is None:
+                out[share] = window[share]
+            else:
+                np.add(window[share], bias, out=out[share])
+
+        split(crop, m, work=out.size)
+    return y
 
 
 def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: tuple, bias=None) -> np.ndarray:
