@@ -87,7 +87,8 @@ def test_batch_normalization_training_uses_batch_statistics_and_updates_with_mom
     b = lambda v: _on_axis(v, axis, 4)  # noqa: E731
     batch_mean, batch_var = x.mean(axis=axes), x.var(axis=axes)  # biased variance, as Keras
     expected = b(gamma) * (x - b(batch_mean)) / np.sqrt(b(batch_var) + 0.01) + b(beta)
-    np.testing.assert_allclose(layer(x, training=True), expected, rtol=1e-12)
+    # atol: an output near zero is the difference of two O(1) numbers, exact only to ~1e-16
+    np.testing.assert_allclose(layer(x, training=True), expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(layer.moving_mean.value, momentum * mean + (1 - momentum) * batch_mean, rtol=1e-12)
     np.testing.assert_allclose(layer.moving_variance.value, momentum * var + (1 - momentum) * batch_var,
                                rtol=1e-12)

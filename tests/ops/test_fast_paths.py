@@ -116,7 +116,10 @@ def test_convolutions_split_across_threads_match_one_thread(monkeypatch):
 
 @pytest.mark.parametrize("shape", [(6, 5, 4, 3), (40, 7)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_row_passes_match_the_plain_formulas(shape, affine, threads, monkeypatch):
+@pytest.mark.parametrize("blocked", [True, False], ids=["blocked", "whole"])
+def test_batch_norm_row_passes_match_the_plain_formulas(shape, affine, blocked, threads, monkeypatch):
+    """Both channels-last paths (blocked row passes, whole-array passes with BLAS sums) against the
+    general formulas."""
     from upsampling.ops import normalization as bn
 
     x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
@@ -126,6 +129,7 @@ def test_batch_norm_row_passes_match_the_plain_formulas(shape, affine, threads, 
     beta = rng.standard_normal(c).astype(np.float32) if affine else None
     monkeypatch.setattr(bn, "MIN_PARALLEL", 1)
     monkeypatch.setattr(bn, "ROW_BLOCK_BYTES", 16)  # many row blocks
+    monkeypatch.setattr(bn, "BLOCKED_MIN", 0 if blocked else 1 << 30)
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
     assert bn._fast(x, -1)
     fast = bn.batch_norm_train(x, gamma, beta, axis=-1, epsilon=1e-3)
@@ -137,10 +141,12 @@ def test_batch_norm_row_passes_match_the_plain_formulas(shape, affine, threads, 
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
-def test_batch_norm_row_passes_gradients_by_finite_differences(monkeypatch):
+@pytest.mark.parametrize("blocked", [True, False], ids=["blocked", "whole"])
+def test_batch_norm_row_passes_gradients_by_finite_differences(blocked, monkeypatch):
     from tests.gradcheck import check_vjp
     from upsampling.ops import normalization as bn
 
+    monkeypatch.setattr(bn, "BLOCKED_MIN", 0 if blocked else 1 << 30)
     monkeypatch.setattr(bn, "MIN_PARALLEL", 1)
     monkeypatch.setattr(bn, "ROW_BLOCK_BYTES", 64)
     x = rng.standard_normal((3, 4, 5, 2))

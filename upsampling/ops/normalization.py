@@ -6,6 +6,10 @@ import numpy as np
 from upsampling.ops.parallel import MIN_PARALLEL, split
 
 ROW_BLOCK_BYTES = 1 << 18  # rows per block of the fused channels-last passes: about 256 KB
+# channels-last arrays of fewer elements take whole-array passes with the column sums as BLAS
+# matrix-vector products: below this size the blocked passes' per-block overhead cost more than
+# their cache reuse saved (measured 0.7 vs 1.6 ms at 64x7x7x128; blocked faster at 128x14x14x128)
+BLOCKED_MIN = 1 << 21
 
 
 def _row_blocks(rows: np.ndarray) -> list:
@@ -37,6 +41,8 @@ def batch_norm_train(x, gamma, beta, *, axis: int, epsilon: float):
     Returns (y, mean, var, cache); mean/var have the feature axis' length.
     """
     if _fast(x, axis):
+        if x.size < BLOCKED_MIN:
+            return _batch_norm_train_whole(x, gamma, beta, axis, epsilon)
         return _batch_norm_train_rows(x, gamma, beta, axis, epsilon)
     axes = tuple(a for a in range(x.ndim) if a != axis % x.ndim)
     xhat, mean, var, std_cache = standardize(x, axes=axes, epsilon=epsilon)
@@ -44,6 +50,29 @@ def batch_norm_train(x, gamma, beta, *, axis: int, epsilon: float):
     if beta is not None:
         y = y + _bcast(beta, x, axis)
     return y, mean.reshape(-1), var.reshape(-1), (xhat, axes, axis, gamma, std_cache)
+
+
+def _batch_norm_train_whole(x, gamma, beta, axis, epsilon):
+    """`batch_norm_train` for a contiguous channels-last x of moderate size: the column means as
+    (1/M) @ rows (BLAS), then whole-array passes (the variance still from the centred values)."""
+    rows = x.reshape(-1, x.shape[-1])  # (..., C) -> (M, C)
+    weights = np.full(len(rows), 1 / len(rows), dtype=x.dtype)
+    mean = weights @ rows
+    xhat = np.subtract(rows, mean)
+    y = np.multiply(xhat, xhat)  # the squares, in the output's buffer
+    var = weights @ y
+    inv = (1 / np.sqrt(var + np.asarray(epsilon, x.dtype))).astype(x.dtype, copy=False)
+    xhat *= inv
+    if gamma is not None:
+        np.multiply(xhat, gamma, out=y)
+    else:
+        y[...] = xhat
+    if beta is not None:
+        y += beta
+    xhat = xhat.reshape(x.shape)
+    inv = inv.reshape((1,) * (x.ndim - 1) + (-1,))
+    axes = tuple(range(x.ndim - 1))
+    return y.reshape(x.shape), mean, var, (xhat, axes, axis, gamma, (xhat, inv, axes))
 
 
 def _batch_norm_train_rows(x, gamma, beta, axis, epsilon):
@@ -116,9 +145,33 @@ def _batch_norm_train_backward_rows(dy, cache):
     return dx.reshape(dy.shape), dgamma, dbeta
 
 
+def _batch_norm_train_backward_whole(dy, cache):
+    """Backward of `_batch_norm_train_whole`: the sums as ones @ rows (BLAS), dx as in the blocked
+    version, dx = inv * g / m * (m * dy - dbeta - xhat * dgamma), in whole-array passes."""
+    xhat, axes, axis, gamma, (_, inv, _) = cache
+    c = dy.shape[-1]
+    d = np.ascontiguousarray(dy).reshape(-1, c)
+    xh = xhat.reshape(-1, c)
+    m = len(d)
+    ones = np.ones(m, dtype=dy.dtype)
+    dbeta = ones @ d
+    dx = np.multiply(d, xh)
+    dgamma = ones @ dx
+    scale = inv.reshape(-1) / dy.dtype.type(m)
+    if gamma is not None:
+        scale = scale * gamma
+    np.multiply(xh, dgamma, out=dx)
+    dx += dbeta
+    dx -= d * dy.dtype.type(m)  # -(m * dy - dbeta - xhat * dgamma)
+    dx *= -scale
+    return dx.reshape(dy.shape), dgamma, dbeta
+
+
 def batch_norm_train_backward(dy, cache):
     """(dx, dgamma, dbeta) of `batch_norm_train` (dgamma/dbeta None when absent)."""
     if cache[0].shape == dy.shape and _fast(cache[0], cache[2]):
+        if dy.size < BLOCKED_MIN:
+            return _batch_norm_train_backward_whole(dy, cache)
         return _batch_norm_train_backward_rows(dy, cache)
     xhat, axes, axis, gamma, std_cache = cache
     dbeta = dy.sum(axis=axes)
