@@ -651,3 +651,48 @@ def test_regularizer_gradients_by_finite_differences():
     x = np.random.default_rng(3).standard_normal((4, 5))
     for reg in (regularizers.L1(0.3), regularizers.L2(0.2), regularizers.get("l1_l2")):
         assert_grad_close(reg.gradient(x), numeric_grad(lambda: reg(x), x), what=type(reg).__name__)
+
+
+def test_frozen_layers_skip_their_weight_gradients_and_the_step_is_unchanged(monkeypatch):
+    """A training step asks only for its compiled variables' gradients: the frozen discriminator's
+    Conv2D / Dense / BatchNormalization skip theirs, and the generator's update is the same as when
+    every gradient is computed."""
+    from upsampling import autograd
+    from upsampling.layers import convolutional
+
+    def build():
+        urandom.set_random_seed(4)
+        g = Sequential([layers.Input((3,)), layers.Dense(2 * 4 * 4), layers.Reshape((4, 4, 2)),
+                        layers.Conv2DTranspose(3, 4, strides=2, padding="same")], name="g")
+        d = Sequential([layers.Input((8, 8, 3)), layers.Conv2D(4, 3, strides=2, padding="same"),
+                        layers.BatchNormalization(), layers.LeakyReLU(0.2), layers.Flatten(),
+                        layers.Dense(1, activation="sigmoid")], name="d")
+        d.compile(optimizers.SGD(0.1), "binary_crossentropy")
+        d.trainable = False
+        gan = Sequential([g, d], name="gan")
+        gan.compile(optimizers.SGD(0.1), "binary_crossentropy")
+        return g, d, gan
+
+    z = np.random.default_rng(5).normal(size=(6, 3)).astype(np.float32)
+    ones = np.ones((6, 1), np.float32)
+    asked = []
+    real_backward = convolutional.conv2d_backward
+
+    def spy(dz, cache, **kwargs):
+        asked.append(kwargs.get("need_dkernel", True))
+        return real_backward(dz, cache, **kwargs)
+
+    monkeypatch.setattr(convolutional, "conv2d_backward", spy)
+    g, d, gan = build()
+    d_before = d.get_weights()
+    gan.train_on_batch(z, ones)
+    assert asked == [False]  # the discriminator's Conv2D: dx only
+    skipped = g.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(d_before, d.get_weights()))
+
+    monkeypatch.setattr(autograd.Gradients, "wants", lambda self, variable: True)
+    g, d, gan = build()
+    gan.train_on_batch(z, ones)
+    assert asked == [False, True]
+    for a, b in zip(skipped, g.get_weights()):
+        np.testing.assert_array_equal(a, b)

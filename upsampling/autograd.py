@@ -83,10 +83,20 @@ class Variable:
 
 
 class Gradients:
-    """Gradients of one scalar with respect to many variables, summed over every use."""
+    """Gradients of one scalar with respect to many variables, summed over every use.
 
-    def __init__(self):
+    `wanted` (variables), if given, names the only variables whose gradients the caller will read:
+    layers skip the work for the others (`wants`), e.g. a frozen discriminator's kernel gradients
+    while the generator trains through it. None wants every variable's.
+    """
+
+    def __init__(self, wanted=None):
         self._grads: dict[int, tuple[Variable, np.ndarray]] = {}
+        self._wanted = None if wanted is None else {id(v) for v in wanted}
+
+    def wants(self, variable: Variable) -> bool:
+        """Whether the gradient of `variable` is needed (a layer may skip computing it if not)."""
+        return self._wanted is None or id(variable) in self._wanted
 
     def add(self, variable: Variable, grad: np.ndarray) -> None:
         key = id(variable)

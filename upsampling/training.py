@@ -304,7 +304,7 @@ class Trainer:
                     v.assign(value)
                 return self._logs(loss, values, ys, preds, sample_weight)
             if variables:
-                grads = Gradients()
+                grads = Gradients(wanted=variables)  # frozen layers skip their weight gradients
                 backward(dys[0] if len(dys) == 1 else dys, grads)
                 for v in variables:  # weight regularizers: their penalty's gradient
                     if v.regularizer is not None:

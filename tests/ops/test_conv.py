@@ -144,3 +144,23 @@ def test_tap_path_with_negative_pads_matches_naive():
     np.testing.assert_allclose(y, conv2d_naive(x, kern, (1, 1), pads, (1, 1)), rtol=1e-12, atol=1e-12)
     check_vjp(lambda x, kern: conv2d(x, kern, pads=pads)[0],
               lambda dy: list(conv2d_backward(dy, conv2d(x, kern, pads=pads)[1])), [x, kern])
+
+
+@pytest.mark.parametrize("strides,groups", [((1, 1), 1), ((2, 2), 1), ((2, 1), 2)])
+def test_backward_without_kernel_gradient_gives_the_same_dx(strides, groups):
+    from upsampling.ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
+    x = rng.standard_normal((2, 6, 5, 4))
+    kern = rng.standard_normal((3, 3, 4 // groups, 6))
+    y, cache = conv2d(x, kern, strides=strides, pads=((1, 1), (1, 1)), groups=groups)
+    dy = rng.standard_normal(y.shape)
+    dx, dk = conv2d_backward(dy, cache)
+    dx2, dk2 = conv2d_backward(dy, cache, need_dkernel=False)
+    assert dk2 is None and dk is not None
+    np.testing.assert_array_equal(dx2, dx)
+    kt = rng.standard_normal((4, 4, 6 // groups, 4))
+    yt, ct = conv_transpose2d(x, kt, strides=strides, crops=((1, 1), (1, 1)), groups=groups)
+    dyt = rng.standard_normal(yt.shape)
+    full = conv_transpose2d_backward(dyt, ct)
+    dx_only = conv_transpose2d_backward(dyt, ct, need_dkernel=False)
+    assert dx_only[1] is None and full[1] is not None
+    np.testing.assert_array_equal(dx_only[0], full[0])

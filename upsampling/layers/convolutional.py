@@ -94,16 +94,18 @@ class _Conv(Layer):
 
     def _finish(self, x, y, backward_core):
         """Layout and activation for both conv layers (the kernels add the bias);
-        backward_core(dz) -> (dx_nhwc, dkernel). The activation sees the output in its final
+        backward_core(dz, need_dkernel) -> (dx_nhwc, dkernel or None). The activation sees the output in its final
         layout, as in Keras: with channels_first, softmax & co. act along the last axis (width)."""
         y, act_back = apply_activation(self.activation, to_channels_first(y, self.data_format))
 
         def backward(dy, grads):
             dz = to_channels_last(act_back(dy), self.data_format)
-            dx, dk = backward_core(dz)
-            grads.add(self.kernel, dk)
-            if self.bias is not None:
-                grads.add(self.bias, channel_sum(dz))
+            need_dkernel = grads.wants(self.kernel)  # not for a frozen layer inside a training step
+            dx, dk = backward_core(dz, need_dkernel)
+            if need_dkernel:
+                grads.add(self.kernel, dk)
+                if self.bias is not None:
+                    grads.add(self.bias, channel_sum(dz))
             return to_channels_first(dx, self.data_format)
 
         return y, backward
@@ -150,7 +152,7 @@ class Conv2D(_Conv):
                      zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
         y, cache = conv2d(x, self.kernel.value, strides=self.strides, pads=pads,
                           dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
-        return self._finish(x, y, lambda dz: conv2d_backward(dz, cache))
+        return self._finish(x, y, lambda dz, need_dk: conv2d_backward(dz, cache, need_dkernel=need_dk))
 
 
 class Conv2DTranspose(_Conv):
@@ -193,7 +195,7 @@ class Conv2DTranspose(_Conv):
                       zip(x.shape[1:3], self.kernel_size, self.strides, self.dilation_rate, self._ops()))
         y, cache = conv_transpose2d(x, self.kernel.value, strides=self.strides, crops=crops,
                                     dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
-        return self._finish(x, y, lambda dz: conv_transpose2d_backward(dz, cache))
+        return self._finish(x, y, lambda dz, need_dk: conv_transpose2d_backward(dz, cache, need_dkernel=need_dk))
 
     def get_config(self):
         config = {**super().get_config(), "output_padding": self.output_padding}

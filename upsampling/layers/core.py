@@ -86,10 +86,11 @@ class Dense(Layer):
 
         def backward(dy, grads):
             dz = act_back(dy)
-            dx, dk, db = dense_backward(dz, x, kernel)
-            grads.add(self.kernel, dk)
-            if self.bias is not None:
-                grads.add(self.bias, db)
+            dx, dk, db = dense_backward(dz, x, kernel, need_dkernel=grads.wants(self.kernel))
+            if dk is not None:
+                grads.add(self.kernel, dk)
+                if self.bias is not None:
+                    grads.add(self.bias, db)
             return dx
 
         return y, backward

@@ -83,9 +83,9 @@ class BatchNormalization(Layer):
 
         def backward_infer(dy, grads):
             axes = tuple(a for a in range(x.ndim) if a != self.axis % x.ndim)
-            if self.gamma is not None:
+            if self.gamma is not None and grads.wants(self.gamma):
                 grads.add(self.gamma, (dy * xhat).sum(axis=axes))
-            if self.beta is not None:
+            if self.beta is not None and grads.wants(self.beta):
                 grads.add(self.beta, dy.sum(axis=axes))
             return dy * scale
 

@@ -192,8 +192,8 @@ def _batch_chunks(patches: np.ndarray) -> list:
     return batch_slices(patches.shape[0], patches[:1].size * patches.itemsize, CHUNK_BYTES)
 
 
-def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
-    """Gradients (dx, dkernel) of conv2d given dy (N, Ho, Wo, F). dx is None if not needed.
+def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True, need_dkernel: bool = True):
+    """Gradients (dx, dkernel) of conv2d given dy (N, Ho, Wo, F); each is None if not needed.
 
     dx is the transposed convolution of dy with the same kernel array (the adjoint): its full
     scatter covers the padded input (N, Hp, Wp, C) up to the rows the strides never reached, so
@@ -206,7 +206,9 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True):
     kh, kw, cg, f = kernel.shape
     fg = f // groups
     n, ho, wo, _ = dy.shape
-    if use_taps(cg, f, cache.strides, groups):
+    if not need_dkernel:
+        dkernel, groups_left = None, 0
+    elif use_taps(cg, f, cache.strides, groups):
         dkernel = _taps_kernel_grad(dy, cache)
         groups_left = 0
     else:

@@ -174,8 +174,10 @@ def _stride1_gather(x: np.ndarray, kernel: np.ndarray, crops: tuple, dilation: t
     return y
 
 
-def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need_dx: bool = True):
-    """Gradients (dx, dkernel) given dy (N, Ho, Wo, F): dx is a plain convolution of dy."""
+def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need_dx: bool = True,
+                              need_dkernel: bool = True):
+    """Gradients (dx, dkernel) given dy (N, Ho, Wo, F), each None if not needed: dx is a plain
+    convolution of dy."""
     kernel, groups = cache.kernel, cache.groups
     kh, kw, fg, c = kernel.shape
     cg = c // groups
@@ -185,17 +187,19 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need
     if groups == 1:
         # dx = conv2d(dfull, kernel as (kh, kw, F, C)) and dkernel = its patches^T @ x, one gather
         dx = np.empty((n, h, w, c), dtype=np.result_type(dy, kernel)) if need_dx else None
-        dk = patch_gemm(dfull, (kh, kw), cache.strides, cache.dilation, out=dx, rhs=cache.x2.reshape(n, h, w, c),
+        dk = patch_gemm(dfull, (kh, kw), cache.strides, cache.dilation, out=dx,
+                        rhs=cache.x2.reshape(n, h, w, c) if need_dkernel else None,
                         weight=kernel.reshape(kh * kw * fg, c) if need_dx else None)
-        return dx, dk.reshape(kh, kw, fg, c).astype(kernel.dtype, copy=False)
-    dkernel = np.empty_like(kernel)
+        return dx, None if dk is None else dk.reshape(kh, kw, fg, c).astype(kernel.dtype, copy=False)
+    dkernel = np.empty_like(kernel) if need_dkernel else None
     dxs = []
     for g in range(groups):
         dg = dfull[..., g * fg:(g + 1) * fg]
         # (N, H, W, kh, kw, Fg) -> (N*H*W, kh*kw*Fg)
         dcols = im2col(dg, (kh, kw), cache.strides, cache.dilation).reshape(n * h * w, kh * kw * fg)
         xg = cache.x2[:, g * cg:(g + 1) * cg]
-        dkernel[..., g * cg:(g + 1) * cg] = (dcols.T @ xg).reshape(kh, kw, fg, cg)
+        if need_dkernel:
+            dkernel[..., g * cg:(g + 1) * cg] = (dcols.T @ xg).reshape(kh, kw, fg, cg)
         if need_dx:
             dxs.append(dcols @ kernel[..., g * cg:(g + 1) * cg].reshape(kh * kw * fg, cg))
     dx = None
