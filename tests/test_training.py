@@ -13,7 +13,7 @@ from tests.keras_oracle import keras as _keras
 from upsampling import callbacks as C
 from upsampling import layers, losses, optimizers
 from upsampling import random as urandom
-from upsampling.models import Sequential, load_model
+from upsampling.models import Model, Sequential, load_model
 
 RNG = np.random.default_rng(1234)
 X = RNG.normal(size=(16, 8)).astype(np.float32)
@@ -653,46 +653,65 @@ def test_regularizer_gradients_by_finite_differences():
         assert_grad_close(reg.gradient(x), numeric_grad(lambda: reg(x), x), what=type(reg).__name__)
 
 
-def test_frozen_layers_skip_their_weight_gradients_and_the_step_is_unchanged(monkeypatch):
-    """A training step asks only for its compiled variables' gradients: the frozen discriminator's
-    Conv2D / Dense / BatchNormalization skip theirs, and the generator's update is the same as when
-    every gradient is computed."""
+def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(monkeypatch):
+    """A training step asks only for its compiled variables' gradients and not for the model's
+    input gradient: the frozen discriminator's layers skip their weight gradients while the
+    generator trains through it (but still pass dx back to the generator), a discriminator's own
+    step skips its first convolution's dx, and the updates are the same as when everything is
+    computed."""
     from upsampling import autograd
     from upsampling.layers import convolutional
 
-    def build():
+    def build(functional_d=False):
         urandom.set_random_seed(4)
         g = Sequential([layers.Input((3,)), layers.Dense(2 * 4 * 4), layers.Reshape((4, 4, 2)),
                         layers.Conv2DTranspose(3, 4, strides=2, padding="same")], name="g")
-        d = Sequential([layers.Input((8, 8, 3)), layers.Conv2D(4, 3, strides=2, padding="same"),
-                        layers.BatchNormalization(), layers.LeakyReLU(0.2), layers.Flatten(),
-                        layers.Dense(1, activation="sigmoid")], name="d")
+        d_layers = [layers.Conv2D(4, 3, strides=2, padding="same"), layers.BatchNormalization(),
+                    layers.LeakyReLU(0.2), layers.Flatten(), layers.Dense(1, activation="sigmoid")]
+        if functional_d:
+            inp = layers.Input((8, 8, 3))
+            out = inp
+            for layer in d_layers:
+                out = layer(out)
+            d = Model(inp, out, name="d")
+        else:
+            d = Sequential([layers.Input((8, 8, 3)), *d_layers], name="d")
         d.compile(optimizers.SGD(0.1), "binary_crossentropy")
         d.trainable = False
         gan = Sequential([g, d], name="gan")
         gan.compile(optimizers.SGD(0.1), "binary_crossentropy")
         return g, d, gan
 
-    z = np.random.default_rng(5).normal(size=(6, 3)).astype(np.float32)
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(6, 3)).astype(np.float32)
+    images = rng.normal(size=(6, 8, 8, 3)).astype(np.float32)
     ones = np.ones((6, 1), np.float32)
     asked = []
     real_backward = convolutional.conv2d_backward
 
     def spy(dz, cache, **kwargs):
-        asked.append(kwargs.get("need_dkernel", True))
+        asked.append((kwargs.get("need_dkernel", True), kwargs.get("need_dx", True)))
         return real_backward(dz, cache, **kwargs)
 
     monkeypatch.setattr(convolutional, "conv2d_backward", spy)
-    g, d, gan = build()
-    d_before = d.get_weights()
-    gan.train_on_batch(z, ones)
-    assert asked == [False]  # the discriminator's Conv2D: dx only
-    skipped = g.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(d_before, d.get_weights()))
-
-    monkeypatch.setattr(autograd.Gradients, "wants", lambda self, variable: True)
-    g, d, gan = build()
-    gan.train_on_batch(z, ones)
-    assert asked == [False, True]
-    for a, b in zip(skipped, g.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    results = {}
+    for everything in (False, True):
+        if everything:  # every gradient computed, as before the skipping
+            monkeypatch.setattr(autograd.Gradients, "wants", lambda self, variable: True)
+            monkeypatch.setattr(autograd.Gradients, "input_needed",
+                                property(lambda self: True, lambda self, value: None), raising=False)
+        for functional_d in (False, True):
+            asked.clear()
+            g, d, gan = build(functional_d)
+            d_before = d.get_weights()
+            gan.train_on_batch(z, ones)
+            assert all(np.array_equal(a, b) for a, b in zip(d_before, d.get_weights()))
+            d.train_on_batch(images, ones)
+            if not everything:
+                # the generator's step: dx only; the discriminator's own step: the kernel gradient,
+                # and dx only where the functional model does not know it is first (conservative)
+                assert asked == [(False, True), (True, functional_d)]
+            results[everything, functional_d] = g.get_weights() + d.get_weights()
+    for functional_d in (False, True):
+        for a, b in zip(results[False, functional_d], results[True, functional_d]):
+            np.testing.assert_array_equal(a, b)

@@ -88,11 +88,19 @@ class Gradients:
     `wanted` (variables), if given, names the only variables whose gradients the caller will read:
     layers skip the work for the others (`wants`), e.g. a frozen discriminator's kernel gradients
     while the generator trains through it. None wants every variable's.
+
+    `input_needed` says whether the layer whose backward pass runs now must return its input
+    gradient (a layer may return None if not). It starts as `need_input`: a training step, which
+    discards the model's input gradient, passes False. A Sequential model keeps it for its first
+    layer only and sets True for the others; a functional model sets True for all. So the first
+    convolution of a discriminator skips its dx when the discriminator trains, not when the
+    generator trains through it.
     """
 
-    def __init__(self, wanted=None):
+    def __init__(self, wanted=None, *, need_input: bool = True):
         self._grads: dict[int, tuple[Variable, np.ndarray]] = {}
         self._wanted = None if wanted is None else {id(v) for v in wanted}
+        self.input_needed = bool(need_input)
 
     def wants(self, variable: Variable) -> bool:
         """Whether the gradient of `variable` is needed (a layer may skip computing it if not)."""

@@ -244,6 +244,7 @@ class Model(Trainer, Layer):
         outs = [values[id(t)] for t in self.outputs]
 
         def backward(dy, grads):
+            grads.input_needed = True  # every layer's input gradient feeds another (conservative)
             dys = [dy] if self._single_output else list(dy)
             cot = {}
             for t, d in zip(self.outputs, dys):
@@ -485,8 +486,12 @@ class Sequential(Model):
             backs.append(back)
 
         def backward(dy, grads):
-            for back in reversed(backs):
-                dy = back(dy, grads)
+            # only the first layer may skip its input gradient, and only if the caller discards ours
+            outer = grads.input_needed
+            for i in range(len(backs) - 1, -1, -1):
+                grads.input_needed = outer if i == 0 else True
+                dy = backs[i](dy, grads)
+            grads.input_needed = outer
             return dy
 
         return x, backward

@@ -304,7 +304,8 @@ class Trainer:
                     v.assign(value)
                 return self._logs(loss, values, ys, preds, sample_weight)
             if variables:
-                grads = Gradients(wanted=variables)  # frozen layers skip their weight gradients
+                # frozen layers skip their weight gradients, the first layer its input gradient
+                grads = Gradients(wanted=variables, need_input=False)
                 backward(dys[0] if len(dys) == 1 else dys, grads)
                 for v in variables:  # weight regularizers: their penalty's gradient
                     if v.regularizer is not None:

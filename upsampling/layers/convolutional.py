@@ -94,19 +94,19 @@ class _Conv(Layer):
 
     def _finish(self, x, y, backward_core):
         """Layout and activation for both conv layers (the kernels add the bias);
-        backward_core(dz, need_dkernel) -> (dx_nhwc, dkernel or None). The activation sees the output in its final
+        backward_core(dz, need_dkernel, need_dx) -> (dx_nhwc or None, dkernel or None). The activation sees the output in its final
         layout, as in Keras: with channels_first, softmax & co. act along the last axis (width)."""
         y, act_back = apply_activation(self.activation, to_channels_first(y, self.data_format))
 
         def backward(dy, grads):
             dz = to_channels_last(act_back(dy), self.data_format)
             need_dkernel = grads.wants(self.kernel)  # not for a frozen layer inside a training step
-            dx, dk = backward_core(dz, need_dkernel)
+            dx, dk = backward_core(dz, need_dkernel, grads.input_needed)
             if need_dkernel:
                 grads.add(self.kernel, dk)
                 if self.bias is not None:
                     grads.add(self.bias, channel_sum(dz))
-            return to_channels_first(dx, self.data_format)
+            return None if dx is None else to_channels_first(dx, self.data_format)
 
         return y, backward
 
@@ -152,7 +152,8 @@ class Conv2D(_Conv):
                      zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
         y, cache = conv2d(x, self.kernel.value, strides=self.strides, pads=pads,
                           dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
-        return self._finish(x, y, lambda dz, need_dk: conv2d_backward(dz, cache, need_dkernel=need_dk))
+        return self._finish(x, y, lambda dz, need_dk, need_dx: conv2d_backward(dz, cache, need_dkernel=need_dk,
+                                                                               need_dx=need_dx))
 
 
 class Conv2DTranspose(_Conv):
@@ -195,7 +196,8 @@ class Conv2DTranspose(_Conv):
                       zip(x.shape[1:3], self.kernel_size, self.strides, self.dilation_rate, self._ops()))
         y, cache = conv_transpose2d(x, self.kernel.value, strides=self.strides, crops=crops,
                                     dilation=self.dilation_rate, groups=self.groups, bias=self._bias())
-        return self._finish(x, y, lambda dz, need_dk: conv_transpose2d_backward(dz, cache, need_dkernel=need_dk))
+        return self._finish(x, y, lambda dz, need_dk, need_dx: conv_transpose2d_backward(
+            dz, cache, need_dkernel=need_dk, need_dx=need_dx))
 
     def get_config(self):
         config = {**super().get_config(), "output_padding": self.output_padding}

@@ -86,7 +86,8 @@ class Dense(Layer):
 
         def backward(dy, grads):
             dz = act_back(dy)
-            dx, dk, db = dense_backward(dz, x, kernel, need_dkernel=grads.wants(self.kernel))
+            dx, dk, db = dense_backward(dz, x, kernel, need_dkernel=grads.wants(self.kernel),
+                                        need_dx=grads.input_needed)
             if dk is not None:
                 grads.add(self.kernel, dk)
                 if self.bias is not None:
