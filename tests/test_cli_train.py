@@ -9,7 +9,7 @@ def test_train_resume_generate_evaluate(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("UPSAMPLING_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     common = ["train", "--data", "digits", "--upsampler", "bilinear", "--filters", "8", "--latent-dim", "8",
-              "--batch-size", "64", "--epochs", "2", "--out", str(run)]
+              "--batch-size", "64", "--epochs", "2", "--select-best", "--out", str(run)]
     assert main(common + ["--max-steps", "30"]) == 0
     assert (run / "checkpoint.npz").exists() and not (run / "generator.keras").exists()
     assert main(common + ["--resume"]) == 0
@@ -34,6 +34,17 @@ def test_train_resume_generate_evaluate(tmp_path, capsys, monkeypatch):
     for row in ("generator", "real (train vs held-out)", "untrained generator"):
         assert row in out
     assert (tmp_path / "cache" / "classifiers" / "digits.model").exists()
+
+
+def test_train_keeps_the_last_epoch_unless_asked_to_select(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("UPSAMPLING_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--filters", "8", "--latent-dim", "8", "--epochs", "2",
+                 "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "score:" not in out and "best score" not in out  # nothing scored: no classifier trained
+    assert (run / "generator.keras").exists() and not (run / "generator_best.keras").exists()
+    assert not (tmp_path / "cache" / "classifiers").exists()
 
 
 def test_train_refuses_a_resume_with_other_settings(tmp_path, capsys):
