@@ -48,7 +48,7 @@ BUGS = {
     "bn_whole_dbeta_sign": ("upsampling/ops/normalization.py",
         "    dx += dbeta\n", "    dx -= dbeta\n"),
     "first_layer_flag_leaks": ("upsampling/models.py",
-        "grads.input_needed = outer if i == 0 else True", "grads.input_needed = outer"),
+        "grads.input_needed = first if i == 0 else True", "grads.input_needed = first"),
     "g_toward_fake": ("upsampling/gan/trainer.py",
         "g_loss = self.gan.train_on_batch(latent, np.ones((2 * half, 1), np.float32))",
         "g_loss = self.gan.train_on_batch(latent, np.zeros((2 * half, 1), np.float32))"),

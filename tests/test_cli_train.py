@@ -9,8 +9,9 @@ def test_train_resume_generate_evaluate(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("UPSAMPLING_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     common = ["train", "--data", "digits", "--upsampler", "bilinear", "--filters", "8", "--latent-dim", "8",
-              "--batch-size", "64", "--epochs", "2", "--select-best", "--out", str(run)]
-    assert main(common + ["--max-steps", "30"]) == 0
+              "--batch-size", "64", "--epochs", "2", "--out", str(run)]
+    # started with --select-best: the resume (without the flag) keeps scoring and choosing
+    assert main(common + ["--max-steps", "30", "--select-best"]) == 0
     assert (run / "checkpoint.npz").exists() and not (run / "generator.keras").exists()
     assert main(common + ["--resume"]) == 0
     out = capsys.readouterr().out

@@ -715,3 +715,71 @@ def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(mon
     for functional_d in (False, True):
         for a, b in zip(results[False, functional_d], results[True, functional_d]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Dense(3),
+    lambda: layers.Conv2D(3, 3, padding="same"),
+    lambda: layers.Conv2DTranspose(3, 3, strides=2, padding="same"),
+], ids=["Dense", "Conv2D", "Conv2DTranspose"])
+def test_a_trainable_bias_beside_a_frozen_kernel_still_trains(make, monkeypatch):
+    """Bias-only fine-tuning: the kernel's gradient is skipped, the bias's is not, and both updates
+    equal those of a step that computes every gradient."""
+    from upsampling import autograd
+
+    def run():
+        urandom.set_random_seed(2)
+        shape = (3,) if "Dense" in type(make()).__name__ else (4, 4, 2)
+        model = Sequential([layers.Input(shape), make(), layers.Flatten(), layers.Dense(1)])
+        model.layers[0].kernel.trainable = False
+        model.compile(optimizers.SGD(0.1), "mse")
+        x = np.random.default_rng(3).normal(size=(5, *shape)).astype(np.float32)
+        before = model.layers[0].get_weights()
+        model.train_on_batch(x, np.ones((5, 1), np.float32))
+        return before, model.layers[0].get_weights()
+
+    before, skipped = run()
+    assert np.array_equal(before[0], skipped[0]) and not np.array_equal(before[1], skipped[1])
+    monkeypatch.setattr(autograd.Gradients, "wants", lambda self, variable: True)
+    _, everything = run()
+    for a, b in zip(skipped, everything):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_user_layer_wrapping_another_trains_as_the_first_layer():
+    """A custom layer whose backward calls an inner layer's: as the first layer of a Sequential it is
+    not told to skip its input gradient (it does not declare `skips_input_gradient`), so the inner
+    layer still returns the dx the wrapper needs."""
+    from upsampling.layers import Layer
+
+    class Residual(Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def build(self, input_shape):
+            self.inner._maybe_build(input_shape)
+
+        @property
+        def weights(self):
+            return self.inner.weights
+
+        @property
+        def trainable_weights(self):
+            return self.inner.trainable_weights
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def call_forward(self, x, training):
+            y, back = self.inner.forward(x, training)
+            return x + y, lambda dy, grads: dy + back(dy, grads)
+
+    urandom.set_random_seed(6)
+    model = Sequential([layers.Input((4,)), Residual(layers.Dense(4)), layers.Dense(1)])
+    model.compile(optimizers.SGD(0.1), "mse")
+    x = np.random.default_rng(7).normal(size=(6, 4)).astype(np.float32)
+    before = model.get_weights()
+    loss = model.train_on_batch(x, np.ones((6, 1), np.float32))
+    assert np.isfinite(loss)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -90,11 +90,12 @@ class Gradients:
     while the generator trains through it. None wants every variable's.
 
     `input_needed` says whether the layer whose backward pass runs now must return its input
-    gradient (a layer may return None if not). It starts as `need_input`: a training step, which
-    discards the model's input gradient, passes False. A Sequential model keeps it for its first
-    layer only and sets True for the others; a functional model sets True for all. So the first
-    convolution of a discriminator skips its dx when the discriminator trains, not when the
-    generator trains through it.
+    gradient. It starts as `need_input`: a training step, which discards the model's input
+    gradient, passes False. A Sequential model passes it on to its first layer only, and only if
+    that layer declares `skips_input_gradient` (Dense, Conv2D, Conv2DTranspose, models): any other
+    layer, a user's layer wrapping another one included, sees True. So the first convolution of a
+    discriminator skips its dx when the discriminator trains, not when the generator trains
+    through it.
     """
 
     def __init__(self, wanted=None, *, need_input: bool = True):
@@ -105,6 +106,7 @@ class Gradients:
     def wants(self, variable: Variable) -> bool:
         """Whether the gradient of `variable` is needed (a layer may skip computing it if not)."""
         return self._wanted is None or id(variable) in self._wanted
+
 
     def add(self, variable: Variable, grad: np.ndarray) -> None:
         key = id(variable)
@@ -138,6 +140,18 @@ class Gradients:
 
 # backward(dy, grads) -> dx  (dx is a list for multi-input layers)
 Backward = Callable[[np.ndarray, Gradients], object]
+
+
+
+def wants_gradient(grads, variable) -> bool:
+    """`grads.wants(variable)`, True for a gradient collector without that method."""
+    wants = getattr(grads, "wants", None)
+    return True if wants is None else bool(wants(variable))
+
+
+def input_gradient_needed(grads) -> bool:
+    """`grads.input_needed`, True for a gradient collector without it."""
+    return bool(getattr(grads, "input_needed", True))
 
 
 def value_and_grad(forward: Callable, loss: Callable, x, y_true, *, training: bool = True):

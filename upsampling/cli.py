@@ -51,16 +51,18 @@ def _train(args) -> int:
     if args.resume and not (Path(args.out) / "checkpoint.npz").is_file():
         raise FileNotFoundError(f"resume: no checkpoint at {Path(args.out) / 'checkpoint.npz'}; "
                                 "start the run without --resume first.")
-    scorer = None
-    if args.select_best:
-        from upsampling.data import DATASETS
-        from upsampling.gan.evaluate import TrainingScorer
-        if args.data in DATASETS:
-            scorer = TrainingScorer(args.data, seed=args.seed)
-    trainer = GANTrainer(config, args.out, scorer=scorer, overwrite=args.overwrite)
+    trainer = GANTrainer(config, args.out, overwrite=args.overwrite)
     if args.resume:
         trainer.load_checkpoint()
         print(f"Resuming at epoch {trainer.epoch + 1}, step {trainer.step} from {trainer.checkpoint_path}")
+    select_best = args.select_best
+    if select_best is None:  # neither flag: a resumed run keeps choosing if it chose so far
+        select_best = bool(args.resume and trainer.scores)
+    if select_best:
+        from upsampling.data import DATASETS
+        from upsampling.gan.evaluate import TrainingScorer
+        if args.data in DATASETS:
+            trainer.scorer = TrainingScorer(args.data, seed=args.seed)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
         trainer.train()
     if trainer.stopped_by == "time_budget":
@@ -215,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "follows the score's noise, and on the independent extractor the kept epoch "
                             "scored worse than the last in every seed measured")
     train.add_argument("--no-select-best", dest="select_best", action="store_false",
-                       help="save the last epoch's generator (the default)")
-    train.set_defaults(func=_train, select_best=False)
+                       help="save the last epoch's generator (the default, except that a resumed run "
+                            "started with --select-best, or before it was opt-in, keeps selecting)")
+    train.set_defaults(func=_train, select_best=None)
 
     gen = sub.add_parser("generate", help="write images from a saved generator")
     gen.add_argument("generator", help="a generator saved by `upsampling train` (RUN/generator.keras)")

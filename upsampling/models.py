@@ -29,6 +29,8 @@ def model_from_json(json_string, custom_objects=None):
 class Model(Trainer, Layer):
     """Functional model ``Model(inputs, outputs)``: a graph of layer calls on symbolic tensors."""
 
+    skips_input_gradient = True  # passes grads.input_needed on correctly (see autograd.Gradients)
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if inputs is None or outputs is None:
             raise TypeError("Model: pass both `inputs` and `outputs` (symbolic tensors from `Input` "
@@ -244,7 +246,16 @@ class Model(Trainer, Layer):
         outs = [values[id(t)] for t in self.outputs]
 
         def backward(dy, grads):
-            grads.input_needed = True  # every layer's input gradient feeds another (conservative)
+            outer = getattr(grads, "input_needed", None)
+            if outer is not None:
+                grads.input_needed = True  # every layer's input gradient feeds another (conservative)
+            try:
+                return run_backward(dy, grads)
+            finally:
+                if outer is not None:
+                    grads.input_needed = outer
+
+        def run_backward(dy, grads):
             dys = [dy] if self._single_output else list(dy)
             cot = {}
             for t, d in zip(self.outputs, dys):
@@ -486,12 +497,20 @@ class Sequential(Model):
             backs.append(back)
 
         def backward(dy, grads):
-            # only the first layer may skip its input gradient, and only if the caller discards ours
+            if not hasattr(grads, "input_needed"):  # a gradient collector of the caller's own
+                for back in reversed(backs):
+                    dy = back(dy, grads)
+                return dy
+            # only the first layer may skip its input gradient, only if the caller discards ours,
+            # and only a layer that says it honours the flag (a wrapper layer would pass it on)
             outer = grads.input_needed
-            for i in range(len(backs) - 1, -1, -1):
-                grads.input_needed = outer if i == 0 else True
-                dy = backs[i](dy, grads)
-            grads.input_needed = outer
+            first = outer or not getattr(self._layers[0], "skips_input_gradient", False)
+            try:
+                for i in range(len(backs) - 1, -1, -1):
+                    grads.input_needed = first if i == 0 else True
+                    dy = backs[i](dy, grads)
+            finally:
+                grads.input_needed = outer
             return dy
 
         return x, backward

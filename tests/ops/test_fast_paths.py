@@ -213,3 +213,18 @@ def _split_in_child():
 
     parallel.split(mark, 10, work=10)
     return int(hits.sum())
+
+
+def test_batch_norm_whole_path_sums_accurately_for_many_offset_rows():
+    """The whole-array path's column sums (BLAS per block, partial sums in float64) stay accurate for
+    131k rows offset by 1000, where one float32 matrix-vector product over all rows was off by 0.07."""
+    from upsampling.ops import normalization as bn
+
+    x = (rng.standard_normal((2047, 8, 8, 16)) * 0.6 + 1000).astype(np.float32)
+    assert x.size < bn.BLOCKED_MIN and bn._fast(x, -1)
+    rows = x.astype(np.float64).reshape(-1, 16)
+    y, mean, var, cache = bn.batch_norm_train(x, None, None, axis=-1, epsilon=1e-3)
+    np.testing.assert_allclose(mean, rows.mean(axis=0), rtol=0, atol=1e-3)
+    np.testing.assert_allclose(var, rows.var(axis=0), rtol=1e-4)
+    expected = (rows - rows.mean(axis=0)) / np.sqrt(rows.var(axis=0) + 1e-3)
+    np.testing.assert_allclose(y.reshape(-1, 16), expected, rtol=0, atol=2e-3)

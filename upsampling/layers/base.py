@@ -117,6 +117,9 @@ class Layer:
     input_ndim: int | None = None
     min_ndim: int = 2
     _integer_dtype = False  # whether `dtype` may be an integer type (InputLayer)
+    # whether backward(dy, grads) honours grads.input_needed (returns None instead of an unwanted dx);
+    # a Sequential model lets only such a first layer skip its input gradient (autograd.Gradients)
+    skips_input_gradient = False
 
     def __init__(self, *, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, batch_size=None, input_dim=None, **kwargs):

@@ -11,6 +11,7 @@ import numpy as np
 
 from upsampling import activations as _activations
 from upsampling import initializers, shapes
+from upsampling.autograd import input_gradient_needed, wants_gradient
 from upsampling.layers.base import Layer
 from upsampling.layers.core import (WEIGHT_OPTIONS, apply_activation, check_positive_int, check_unsupported,
                                     weight_options, weight_options_config)
@@ -31,6 +32,7 @@ class _Conv(Layer):
     """Shared arguments, validation and weights of the two convolution layers."""
 
     input_ndim = 4
+    skips_input_gradient = True
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -100,12 +102,14 @@ class _Conv(Layer):
 
         def backward(dy, grads):
             dz = to_channels_last(act_back(dy), self.data_format)
-            need_dkernel = grads.wants(self.kernel)  # not for a frozen layer inside a training step
-            dx, dk = backward_core(dz, need_dkernel, grads.input_needed)
+            # a frozen layer inside a training step skips its weight gradients (each on its own: a
+            # trainable bias beside a frozen kernel still gets one)
+            need_dkernel = wants_gradient(grads, self.kernel)
+            dx, dk = backward_core(dz, need_dkernel, input_gradient_needed(grads))
             if need_dkernel:
                 grads.add(self.kernel, dk)
-                if self.bias is not None:
-                    grads.add(self.bias, channel_sum(dz))
+            if self.bias is not None and wants_gradient(grads, self.bias):
+                grads.add(self.bias, channel_sum(dz))
             return None if dx is None else to_channels_first(dx, self.data_format)
 
         return y, backward

@@ -8,6 +8,7 @@ import numpy as np
 from upsampling import activations as _activations
 from upsampling import constraints, initializers, regularizers
 from upsampling import random as urandom
+from upsampling.autograd import input_gradient_needed, wants_gradient
 from upsampling.layers.base import Layer, whole_numbers
 from upsampling.ops.dense import dense, dense_backward
 
@@ -52,6 +53,7 @@ class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis; kernel (in, units)."""
 
     min_ndim = 2
+    skips_input_gradient = True
     _weight_axis = -1
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -86,12 +88,13 @@ class Dense(Layer):
 
         def backward(dy, grads):
             dz = act_back(dy)
-            dx, dk, db = dense_backward(dz, x, kernel, need_dkernel=grads.wants(self.kernel),
-                                        need_dx=grads.input_needed)
+            need_dbias = self.bias is not None and wants_gradient(grads, self.bias)
+            dx, dk, db = dense_backward(dz, x, kernel, need_dkernel=wants_gradient(grads, self.kernel),
+                                        need_dbias=need_dbias, need_dx=input_gradient_needed(grads))
             if dk is not None:
                 grads.add(self.kernel, dk)
-                if self.bias is not None:
-                    grads.add(self.bias, db)
+            if need_dbias:
+                grads.add(self.bias, db)
             return dx
 
         return y, backward

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from upsampling import initializers
+from upsampling.autograd import wants_gradient
 from upsampling.layers.base import Layer
 from upsampling.ops.normalization import (batch_norm_infer, batch_norm_train, batch_norm_train_backward,
                                           standardize, standardize_backward)
@@ -83,9 +84,9 @@ class BatchNormalization(Layer):
 
         def backward_infer(dy, grads):
             axes = tuple(a for a in range(x.ndim) if a != self.axis % x.ndim)
-            if self.gamma is not None and grads.wants(self.gamma):
+            if self.gamma is not None and wants_gradient(grads, self.gamma):
                 grads.add(self.gamma, (dy * xhat).sum(axis=axes))
-            if self.beta is not None and grads.wants(self.beta):
+            if self.beta is not None and wants_gradient(grads, self.beta):
                 grads.add(self.beta, dy.sum(axis=axes))
             return dy * scale
 

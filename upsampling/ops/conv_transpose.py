@@ -178,6 +178,8 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: ConvTransposeCache, *, need
                               need_dkernel: bool = True):
     """Gradients (dx, dkernel) given dy (N, Ho, Wo, F), each None if not needed: dx is a plain
     convolution of dy."""
+    if not (need_dx or need_dkernel):
+        return None, None
     kernel, groups = cache.kernel, cache.groups
     kh, kw, fg, c = kernel.shape
     cg = c // groups
