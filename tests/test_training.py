@@ -434,15 +434,20 @@ def test_lambda_callback_and_keras_hook_signatures(keras):
 
 
 # ------------------------------------------------------------------------- 5. compile-time trainable
+def _compose_gan(g, d, d_lr, gan_lr):
+    """The GAN recipe: d compiled while trainable, then frozen inside a compiled g -> d composite."""
+    d.compile(optimizers.SGD(d_lr), "binary_crossentropy")
+    d.trainable = False
+    gan = Sequential([g, d], name="gan")
+    gan.compile(optimizers.SGD(gan_lr), "binary_crossentropy")
+    return g, d, gan
+
+
 def _gan(d_lr=0.05):
     g = Sequential([layers.Input((4,)), layers.Dense(8), layers.LeakyReLU(0.2), layers.Dense(6)], name="g")
     d = Sequential([layers.Input((6,)), layers.Dense(8, use_bias=False), layers.BatchNormalization(momentum=0.5),
                     layers.LeakyReLU(0.2), layers.Dense(1, activation="sigmoid")], name="d")
-    d.compile(optimizers.SGD(d_lr), "binary_crossentropy")
-    d.trainable = False
-    gan = Sequential([g, d], name="gan")
-    gan.compile(optimizers.SGD(0.05), "binary_crossentropy")
-    return g, d, gan
+    return _compose_gan(g, d, d_lr, 0.05)
 
 
 GAN_RNG = np.random.default_rng(9)
@@ -676,11 +681,7 @@ def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(mon
             d = Model(inp, out, name="d")
         else:
             d = Sequential([layers.Input((8, 8, 3)), *d_layers], name="d")
-        d.compile(optimizers.SGD(0.1), "binary_crossentropy")
-        d.trainable = False
-        gan = Sequential([g, d], name="gan")
-        gan.compile(optimizers.SGD(0.1), "binary_crossentropy")
-        return g, d, gan
+        return _compose_gan(g, d, 0.1, 0.1)
 
     rng = np.random.default_rng(5)
     z = rng.normal(size=(6, 3)).astype(np.float32)

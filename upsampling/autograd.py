@@ -107,7 +107,6 @@ class Gradients:
         """Whether the gradient of `variable` is needed (a layer may skip computing it if not)."""
         return self._wanted is None or id(variable) in self._wanted
 
-
     def add(self, variable: Variable, grad: np.ndarray) -> None:
         key = id(variable)
         if key in self._grads:
@@ -140,7 +139,6 @@ class Gradients:
 
 # backward(dy, grads) -> dx  (dx is a list for multi-input layers)
 Backward = Callable[[np.ndarray, Gradients], object]
-
 
 
 def wants_gradient(grads, variable) -> bool:

@@ -143,8 +143,8 @@ def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, c
 def test_phase_path_serves_the_dcgan_layers_and_not_the_others():
     use_phases = ct_module.use_phases
     same = ((1, 1), (1, 1))
-    assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)       # generator 7 -> 14
-    assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)       # discriminator's dx 7 -> 14
+    # the generator's 7 -> 14 layer, and the discriminator's 64 -> 128 convolution's dx (same kernel shape)
+    assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)
     assert not use_phases((4, 4, 1, 64), (2, 2), same, (1, 1), 1)     # one output channel: the scatter
     assert not use_phases((3, 3, 64, 64), (2, 2), same, (1, 1), 1)    # 3 is not a multiple of 2
     assert not use_phases((4, 4, 64, 64), (2, 2), same, (2, 2), 1)    # dilated

@@ -96,8 +96,9 @@ class _Conv(Layer):
 
     def _finish(self, x, y, backward_core):
         """Layout and activation for both conv layers (the kernels add the bias);
-        backward_core(dz, need_dkernel, need_dx) -> (dx_nhwc or None, dkernel or None). The activation sees the output in its final
-        layout, as in Keras: with channels_first, softmax & co. act along the last axis (width)."""
+        backward_core(dz, need_dkernel, need_dx) -> (dx_nhwc or None, dkernel or None). The
+        activation sees the output in its final layout, as in Keras: with channels_first, softmax
+        & co. act along the last axis (width)."""
         y, act_back = apply_activation(self.activation, to_channels_first(y, self.data_format))
 
         def backward(dy, grads):
