@@ -111,6 +111,13 @@ PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
     ((6, 3), (3, 3), ((2, 1), (0, 2))),      # stride 3, rectangular kernel
     ((4, 2), (2, 1), ((1, 0), (0, 1))),      # stride 1 along the width
     ((2, 6), (1, 2), ((0, 1), (3, 1))),      # stride 1 along the height
+    # kernels that are not a whole number of strides: the last tap group of a row is short
+    ((3, 3), (2, 2), ((0, 1), (0, 1))),      # conv2d k3 s2 'same' input gradient on an even input
+    ((3, 3), (2, 2), ((1, 1), (1, 1))),
+    ((5, 5), (2, 2), ((2, 1), (1, 2))),
+    ((3, 5), (3, 2), ((1, 0), (2, 1))),      # stride 3 over 3 rows, two groups and a half per row
+    ((2, 2), (3, 3), ((0, 0), (0, 0))),      # kernel narrower than the stride: gaps stay zero
+    ((1, 1), (2, 2), ((0, 1), (1, 0))),
 ]
 
 
@@ -118,8 +125,8 @@ PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30], ids=["image_per_chunk", "one_chunk"])
 @pytest.mark.parametrize("count", [1, 2])
 def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, count, monkeypatch):
-    """The phase path (kernel a whole number of strides): against the naive loops, with bias, one
-    image per chunk or all in one, threads on and off."""
+    """The phase path: against the naive loops, with bias, one image per chunk or all in one,
+    threads on and off."""
     from upsampling.ops import parallel
 
     monkeypatch.setattr(ct_module, "PHASE_MIN_RUN", 1)
@@ -146,7 +153,8 @@ def test_phase_path_serves_the_dcgan_layers_and_not_the_others():
     # the generator's 7 -> 14 layer, and the discriminator's 64 -> 128 convolution's dx (same kernel shape)
     assert use_phases((4, 4, 64, 128), (2, 2), same, (1, 1), 1)
     assert not use_phases((4, 4, 1, 64), (2, 2), same, (1, 1), 1)     # one output channel: the scatter
-    assert not use_phases((3, 3, 64, 64), (2, 2), same, (1, 1), 1)    # 3 is not a multiple of 2
+    # conv2d k3 s2's input gradient: 3 is not a multiple of 2, the last tap group is short
+    assert use_phases((3, 3, 64, 64), (2, 2), ((0, 1), (0, 1)), (1, 1), 1)
     assert not use_phases((4, 4, 64, 64), (2, 2), same, (2, 2), 1)    # dilated
     assert not use_phases((4, 4, 32, 64), (2, 2), same, (1, 1), 2)    # grouped
     assert not use_phases((4, 4, 64, 64), (2, 2), ((1, -1), (1, 1)), (1, 1), 1)  # appended zeros

@@ -228,3 +228,27 @@ def test_batch_norm_whole_path_sums_accurately_for_many_offset_rows():
     np.testing.assert_allclose(var, rows.var(axis=0), rtol=1e-4)
     expected = (rows - rows.mean(axis=0)) / np.sqrt(rows.var(axis=0) + 1e-3)
     np.testing.assert_allclose(y.reshape(-1, 16), expected, rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_products_over_one_input_are_the_outer_product(dtype):
+    """A Dense kernel with one input (forward) or one unit (the input gradient) is an outer
+    product, computed as a broadcast multiply: the same numbers as the GEMM, shapes and dtype kept."""
+    from upsampling.ops.dense import dense, dense_backward
+
+    x = rng.standard_normal((4, 3, 1)).astype(dtype)
+    kernel = rng.standard_normal((1, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    y = dense(x, kernel, bias)
+    assert y.shape == (4, 3, 5) and y.dtype == dtype
+    np.testing.assert_array_equal(y, x @ kernel + bias)
+    x2 = rng.standard_normal((6, 7)).astype(dtype)
+    k2 = rng.standard_normal((7, 1)).astype(dtype)
+    dy = rng.standard_normal((6, 1)).astype(dtype)
+    dx, dk, db = dense_backward(dy, x2, k2)
+    assert dx.shape == x2.shape and dx.dtype == dtype
+    np.testing.assert_array_equal(dx, dy @ k2.T)
+    naive = np.array([[dy[i, 0] * k2[j, 0] for j in range(7)] for i in range(6)])
+    np.testing.assert_array_equal(dx, naive)
+    np.testing.assert_allclose(dk, x2.T @ dy, rtol=1e-6)
+    np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-6)

@@ -11,13 +11,15 @@ and the output is `full` cropped by ((top, bottom), (left, right)); a negative c
 Two ways to compute it (same numbers up to float rounding):
 - scatter (any stride): one GEMM gives every pixel's kernel copy, then `col2im_cropped` adds the
   kh*kw taps straight into the cropped output, in cache-sized batch blocks.
-- phases (groups 1, dilation 1, a kernel a whole number of strides: the DCGAN's 4x4 at stride 2):
-  along a row, the taps t*s .. t*s + s - 1 of input column j fill output columns (j + t)*s ..
-  (j + t)*s + s - 1 of the uncropped scatter, a contiguous run. One GEMM per kernel row a and
-  column group t, x @ K[a, group t] (C, s*F), gives every pixel's run for that group as a
-  contiguous (n, H, W, s*F) block, which lands in the uncropped output (n, Hf, Wf / s, s*F) as
-  one slice-add with W*s*F-long contiguous runs (the scatter's adds run over F values at a time,
-  and its inner-loop overhead dominated). The output is then cropped out of it in one copy.
+- phases (groups 1, dilation 1, a stride above 1: the DCGAN's 4x4 at stride 2, the 3x3 at stride 2
+  of `conv2d`'s input gradient): along a row, the taps t*s .. t*s + s - 1 of input column j fill
+  output columns (j + t)*s .. (j + t)*s + s - 1 of the uncropped scatter, a contiguous run. One
+  GEMM per kernel row a and column group t, x @ K[a, group t] (C, s*F), gives every pixel's run
+  for that group as a contiguous (n, H, W, s*F) block, which lands in the uncropped output
+  (n, Hf, ceil(Wf / s), s*F) as one slice-add with W*s*F-long contiguous runs (the scatter's adds
+  run over F values at a time, and its inner-loop overhead dominated). A kernel width that is
+  not a multiple of s leaves the last group short: its GEMM is narrower and its adds fill the
+  front of each run. The output is then cropped out of it in one copy.
 - gather (stride 1, groups 1, C <= GATHER_MAX_IN_PER_OUT * F): a stride-1 transposed convolution
   is a plain correlation with the flipped kernel, so `conv2d` (im2col gather + GEMM) computes it
   with no scatter-add at all. The gather copies kh*kw*C values per output pixel, the scatter
@@ -106,40 +108,45 @@ def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1),
 def use_phases(kernel_shape: tuple, strides, crops, dilation, groups: int) -> bool:
     """Whether conv_transpose2d takes the phase path (see the module docstring)."""
     kh, kw, fg, _ = kernel_shape
-    sh, sw = strides
-    return (groups == 1 and tuple(dilation) == (1, 1) and tuple(strides) != (1, 1) and kh % sh == 0
-            and kw % sw == 0 and sw * fg >= PHASE_MIN_RUN and min(min(crops[0]), min(crops[1])) >= 0)
+    sw = strides[1]
+    return (groups == 1 and tuple(dilation) == (1, 1) and tuple(strides) != (1, 1)
+            and sw * fg >= PHASE_MIN_RUN and min(min(crops[0]), min(crops[1])) >= 0)
 
 
 def _phase_forward(x: np.ndarray, kernel: np.ndarray, strides: tuple, crops: tuple, bias=None) -> np.ndarray:
-    """The phase path of `conv_transpose2d` (groups 1, dilation 1, kw a multiple of s_w, crops >= 0)."""
+    """The phase path of `conv_transpose2d` (groups 1, dilation 1, crops >= 0)."""
     n, h, w, c = x.shape
     kh, kw, f, _ = kernel.shape
     sh, sw = strides
-    groups_w = kw // sw  # tap column groups per kernel row
+    groups_w = -(-kw // sw)  # tap column groups per kernel row; the last holds kw - (groups_w - 1) * sw taps
     (ct, cb), (cl, cr) = crops
     hf, wg = (h - 1) * sh + kh, w - 1 + groups_w  # uncropped rows; width in runs of sw*F
-    ho, wo = hf - ct - cb, wg * sw - cl - cr
+    ho, wo = hf - ct - cb, (w - 1) * sw + kw - cl - cr
     run = sw * f
     dtype = np.result_type(x, kernel)
-    # (kh, kw, F, C) -> (kh, groups_w, sw, F, C) -> (kh, groups_w, C, sw, F): K[a, t] maps a pixel's C
-    # values to the run of its taps (a, t*sw .. t*sw + sw - 1)
-    kg = np.ascontiguousarray(kernel.reshape(kh, groups_w, sw, f, c).transpose(0, 1, 4, 2, 3),
-                              dtype=dtype).reshape(kh, groups_w, c, run)
+    # (kh, kw, F, C), zero-padded to kw = groups_w * sw -> (kh, groups_w, sw, F, C) -> (kh, groups_w, C, sw, F):
+    # K[a, t] maps a pixel's C values to the run of its taps (a, t*sw .. t*sw + sw - 1)
+    padded = np.zeros((kh, groups_w * sw, f, c), dtype=dtype)
+    padded[:, :kw] = kernel
+    kg = np.ascontiguousarray(padded.reshape(kh, groups_w, sw, f, c).transpose(0, 1, 4, 2, 3)).reshape(
+        kh, groups_w, c, run)
+    # the values of group t's run that real taps fill (the last group's run may be partly padding)
+    widths = [min(sw, kw - t * sw) * f for t in range(groups_w)]
     y = np.empty((n, ho, wo, f), dtype=dtype)
     for part in batch_slices(n, hf * wg * run * dtype.itemsize, PHASE_CHUNK_BYTES):
         m = part.stop - part.start
         full = scratch("convT_full", (m, hf, wg, run), dtype)
-        z = scratch("convT_run", (m, h, w, run), dtype)
         split(lambda share: full[share].fill(0), m, work=full.size)
         xs = x[part].reshape(m * h * w, c)
         for a in range(kh):
             rows = slice(a, a + sh * (h - 1) + 1, sh)
             for t in range(groups_w):
-                np.matmul(xs, kg[a, t], out=z.reshape(m * h * w, run))
+                width = widths[t]
+                z = scratch("convT_run", (m, h, w, width), dtype)
+                np.matmul(xs, kg[a, t, :, :width], out=z.reshape(m * h * w, width))
 
-                def add(share, rows=rows, t=t):
-                    target = full[share, rows, t:t + w]
+                def add(share, rows=rows, t=t, z=z, width=width):
+                    target = full[share, rows, t:t + w, :width]
                     target += z[share]
 
                 split(add, m, work=z.size)
