@@ -718,6 +718,55 @@ def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(mon
             np.testing.assert_array_equal(a, b)
 
 
+def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_asked_for(monkeypatch):
+    """Conv2D's forward pass keeps its patch matrix for the kernel gradient in a training step
+    that wants that gradient (the discriminator's own step), not while the generator trains through
+    the frozen discriminator, not for a frozen kernel and not in predict; the updates are the same
+    as gathering the patches again."""
+    from upsampling.layers import convolutional
+
+    real_conv2d = convolutional.conv2d
+    kept = []
+
+    def spy(*args, **kwargs):
+        y, cache = real_conv2d(*args, **kwargs)
+        kept.append(cache.patches is not None)
+        return y, cache
+
+    monkeypatch.setattr(convolutional, "conv2d", spy)
+
+    def build():
+        urandom.set_random_seed(6)
+        g = Sequential([layers.Input((3,)), layers.Dense(4 * 4 * 2), layers.Reshape((4, 4, 2)),
+                        layers.Conv2DTranspose(3, 4, strides=2, padding="same")], name="g")
+        d = Sequential([layers.Input((8, 8, 3)), layers.Conv2D(4, 3, strides=2, padding="same"),
+                        layers.LeakyReLU(0.2), layers.Conv2D(6, 3, padding="same"), layers.Flatten(),
+                        layers.Dense(1, activation="sigmoid")], name="d")
+        return _compose_gan(g, d, 0.1, 0.1)
+
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(5, 3)).astype(np.float32)
+    images = rng.normal(size=(5, 8, 8, 3)).astype(np.float32)
+    ones = np.ones((5, 1), np.float32)
+    results = []
+    for keeping in (True, False):
+        if not keeping:
+            monkeypatch.setattr(convolutional, "gradient_expected", lambda variable: False)
+        g, d, gan = build()
+        kept.clear()
+        gan.train_on_batch(z, ones)
+        d.train_on_batch(images, ones)
+        d.predict(images, verbose=0)
+        d.trainable = True  # (the composite froze it) and compile again: compile takes the trainable state
+        d.layers[2].kernel.trainable = False  # the second convolution's bias still trains
+        d.compile(optimizers.SGD(0.1), "binary_crossentropy")
+        d.train_on_batch(images, ones)
+        assert kept == ([False, False, True, True, False, False, True, False] if keeping else [False] * 8)
+        results.append(g.get_weights() + d.get_weights())
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("make", [
     lambda: layers.Dense(3),
     lambda: layers.Conv2D(3, 3, padding="same"),

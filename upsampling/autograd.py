@@ -16,6 +16,8 @@ the records back. Called on plain arrays they are plain NumPy, and nothing is re
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Callable, Iterable
 
 import numpy as np
@@ -150,6 +152,30 @@ def wants_gradient(grads, variable) -> bool:
 def input_gradient_needed(grads) -> bool:
     """`grads.input_needed`, True for a gradient collector without it."""
     return bool(getattr(grads, "input_needed", True))
+
+
+_step = threading.local()
+
+
+@contextmanager
+def training_step(wanted: Iterable[Variable]):
+    """Mark the forward pass of a training step whose backward pass will ask for the gradients of
+    `wanted` (a compiled model's `train_on_batch`), so that a layer's forward pass may keep what
+    only those gradients read (`gradient_expected`). Nested marks see the innermost; the mark is
+    per thread."""
+    previous = getattr(_step, "wanted", None)
+    _step.wanted = {id(v) for v in wanted}
+    try:
+        yield
+    finally:
+        _step.wanted = previous
+
+
+def gradient_expected(variable: Variable) -> bool:
+    """Whether the training step now running (`training_step`) will want `variable`'s gradient.
+    False outside one: a forward pass there keeps nothing extra, whatever comes after it."""
+    wanted = getattr(_step, "wanted", None)
+    return wanted is not None and id(variable) in wanted
 
 
 def value_and_grad(forward: Callable, loss: Callable, x, y_true, *, training: bool = True):

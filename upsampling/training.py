@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from upsampling import random as urandom
-from upsampling.autograd import Gradients
+from upsampling.autograd import Gradients, training_step
 from upsampling.progress import Progbar
 
 
@@ -294,10 +294,11 @@ class Trainer:
             # Non-trainable state a forward pass may change (BatchNormalization's moving statistics),
             # kept so that a step with a non-finite loss leaves every weight as it was.
             state = [(v, v.numpy()) for v in self.weights if not v.trainable]
-            y_pred, backward = self.forward(x, training=True)
+            variables = self._compiled_variables
+            with training_step(variables):  # a layer may keep what its weight gradient reads
+                y_pred, backward = self.forward(x, training=True)
             preds, ys = _as_list(y_pred), self._targets(y)
             loss, values, dys = self._losses(ys, preds, sample_weight, want_grad=True)
-            variables = self._compiled_variables
             loss += self._penalty(variables)
             if not math.isfinite(loss):
                 for v, value in state:

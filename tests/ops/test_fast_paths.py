@@ -252,3 +252,26 @@ def test_dense_products_over_one_input_are_the_outer_product(dtype):
     np.testing.assert_array_equal(dx, naive)
     np.testing.assert_allclose(dk, x2.T @ dy, rtol=1e-6)
     np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("groups,chunk_bytes,kept", [(1, 1 << 30, True), (1, 1, False), (2, 1 << 30, False)],
+                         ids=["one_chunk", "several_chunks", "grouped"])
+def test_kept_patches_give_the_same_kernel_gradient(groups, chunk_bytes, kept, monkeypatch):
+    """conv2d(keep_patches=True) keeps the patch matrix when it is one chunk of an ungrouped
+    convolution, and the kernel gradient from it is the one gathered again, to the bit."""
+    from upsampling.ops import conv as conv_module
+
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+    x = rng.standard_normal((3, 7, 6, 4)).astype(np.float32)
+    kernel = rng.standard_normal((3, 2, 4 // groups, 6)).astype(np.float32)
+    settings = dict(strides=(2, 1), pads=((1, 1), (0, 1)), groups=groups)
+    y, cache = conv2d(x, kernel, keep_patches=True, **settings)
+    y0, cache0 = conv2d(x, kernel, **settings)
+    assert (cache.patches is not None) == kept and cache0.patches is None
+    np.testing.assert_array_equal(y, y0)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dk = conv2d_backward(dy, cache)
+    dx0, dk0 = conv2d_backward(dy, cache0)
+    np.testing.assert_array_equal(dk, dk0)
+    np.testing.assert_array_equal(dx, dx0)
+    assert dk.dtype == kernel.dtype and dk.shape == kernel.shape

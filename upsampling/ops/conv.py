@@ -41,14 +41,19 @@ class ConvCache(NamedTuple):
     strides: tuple
     dilation: tuple
     groups: int
+    patches: np.ndarray | None = None  # the forward pass's patch matrix, if it kept it (keep_patches)
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (0, 0)),
-           dilation=(1, 1), groups: int = 1, bias=None):
+           dilation=(1, 1), groups: int = 1, bias=None, keep_patches: bool = False):
     """y = conv(x, kernel) (+ bias (F,)) with explicit pads ((top, bottom), (left, right)).
 
     Returns (y (N, Ho, Wo, F), cache for `conv2d_backward`). The bias is added chunk by chunk
     while the output is still in cache; its gradient is dy summed over (N, Ho, Wo).
+
+    `keep_patches`: the backward pass will want the kernel gradient, so keep the patch matrix
+    for it instead of gathering it again, if it is one chunk (groups 1, the im2col path, at most
+    CHUNK_BYTES): the same products, so the same numbers, one gather fewer per training step.
     """
     kh, kw, cg, f = kernel.shape
     fg = f // groups
@@ -61,10 +66,15 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
     outs = []
     for g in range(groups):
         xg = xp if groups == 1 else xp[..., g * cg:(g + 1) * cg]
-        n, ho, wo = im2col(xg, (kh, kw), strides, dilation).shape[:3]
+        patches = im2col(xg, (kh, kw), strides, dilation)
+        n, ho, wo = patches.shape[:3]
+        kept = None
+        if keep_patches and groups == 1 and len(_batch_chunks(patches)) == 1:
+            kept = np.empty(patches.shape, dtype=xp.dtype)
+            cache = cache._replace(patches=kept)
         yg = np.empty((n, ho, wo, fg), dtype=np.result_type(x, kernel))
         patch_gemm(xg, (kh, kw), strides, dilation, weight=kernel[..., g * fg:(g + 1) * fg].reshape(-1, fg),
-                   out=yg, bias=None if bias is None else bias[g * fg:(g + 1) * fg])
+                   out=yg, bias=None if bias is None else bias[g * fg:(g + 1) * fg], cols_into=kept)
         outs.append(yg)
     y = outs[0] if groups == 1 else np.concatenate(outs, axis=-1)
     return y, cache
@@ -159,19 +169,23 @@ def _taps_kernel_grad(dy: np.ndarray, cache) -> np.ndarray:
 
 
 def patch_gemm(xp: np.ndarray, ksize: tuple, strides, dilation, *, weight=None, out=None, rhs=None,
-               bias=None):
+               bias=None, cols_into=None):
     """The GEMMs of an im2col convolution, a batch chunk at a time.
 
     xp (N, Hp, Wp, C) already padded. Each chunk's patch matrix (n*Ho*Wo, kh*kw*C) is copied once
-    into a reused scratch buffer; then `out[chunk] = cols @ weight` (weight (kh*kw*C, F), out
-    (N, Ho, Wo, F), plus `bias` if given) if `weight` is given, and `cols^T @ rhs[chunk]` (rhs (N, Ho, Wo, F')) is summed
-    over the chunks and returned (kh*kw*C, F') if `rhs` is given (else None).
+    into a reused scratch buffer (or into `cols_into` (N, Ho, Wo, kh, kw, C), to be kept); then
+    `out[chunk] = cols @ weight` (weight (kh*kw*C, F), out (N, Ho, Wo, F), plus `bias` if given)
+    if `weight` is given, and `cols^T @ rhs[chunk]` (rhs (N, Ho, Wo, F')) is summed over the
+    chunks and returned (kh*kw*C, F') if `rhs` is given (else None).
     """
     patches = im2col(xp, ksize, strides, dilation)  # view (N, Ho, Wo, kh, kw, C)
     _, ho, wo, kh, kw, c = patches.shape
     total = None
     for part in _batch_chunks(patches):
-        cols = scratch("conv_cols", (part.stop - part.start, ho, wo, kh, kw, c), xp.dtype)
+        if cols_into is None:
+            cols = scratch("conv_cols", (part.stop - part.start, ho, wo, kh, kw, c), xp.dtype)
+        else:
+            cols = cols_into[part]
         src = patches[part]
         split(lambda share: np.copyto(cols[share], src[share]), len(cols), work=cols.size)
         cols = cols.reshape(-1, kh * kw * c)  # (n, Ho, Wo, kh, kw, C) -> (n*Ho*Wo, kh*kw*C), a view
@@ -208,6 +222,11 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True, n
     n, ho, wo, _ = dy.shape
     if not need_dkernel:
         dkernel, groups_left = None, 0
+    elif cache.patches is not None:
+        # the forward pass's one-chunk patch matrix: (kh*kw*C, N*Ho*Wo) @ (N*Ho*Wo, F)
+        dkernel = (cache.patches.reshape(-1, kh * kw * cg).T @ dy.reshape(-1, f)).reshape(kernel.shape).astype(
+            kernel.dtype, copy=False)
+        groups_left = 0
     elif use_taps(cg, f, cache.strides, groups):
         dkernel = _taps_kernel_grad(dy, cache)
         groups_left = 0
