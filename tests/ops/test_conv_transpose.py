@@ -126,11 +126,13 @@ PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
 @pytest.mark.parametrize("count", [1, 2])
 def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, count, monkeypatch):
     """The phase path: against the naive loops, with bias, one image per chunk or all in one,
-    threads on and off."""
+    threads on and off, from scratch buffers holding garbage."""
     from upsampling.ops import parallel
 
     monkeypatch.setattr(ct_module, "PHASE_MIN_RUN", 1)
     monkeypatch.setattr(ct_module, "PHASE_CHUNK_BYTES", chunk_bytes)
+    # buffers start as NaN, so a region the path neither zeroes nor writes shows up
+    monkeypatch.setattr(ct_module, "scratch", lambda name, shape, dtype: np.full(shape, np.nan, dtype))
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
     parallel.set_threads(count)
     try:

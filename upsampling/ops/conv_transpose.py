@@ -132,11 +132,22 @@ def _phase_forward(x: np.ndarray, kernel: np.ndarray, strides: tuple, crops: tup
         kh, groups_w, c, run)
     # the values of group t's run that real taps fill (the last group's run may be partly padding)
     widths = [min(sw, kw - t * sw) * f for t in range(groups_w)]
+    first_writes = kh >= sh  # every row phase has a first tap row to copy in (see below)
     y = np.empty((n, ho, wo, f), dtype=dtype)
     for part in batch_slices(n, hf * wg * run * dtype.itemsize, PHASE_CHUNK_BYTES):
         m = part.stop - part.start
         full = scratch("convT_full", (m, hf, wg, run), dtype)
-        split(lambda share: full[share].fill(0), m, work=full.size)
+        if first_writes:
+            # the first tap row of each of the sh row phases, group 0, is copied in (no zeroing, no
+            # read): together they cover rows < sh*h, groups < w; zero the rest, which only adds see
+            def zero_rest(share):
+                full[share, sh * h:] = 0
+                full[share, :sh * h, w:] = 0
+                full[share, :sh * h, :w, widths[0]:] = 0
+        else:
+            def zero_rest(share):
+                full[share] = 0
+        split(zero_rest, m, work=full.size)
         xs = x[part].reshape(m * h * w, c)
         for a in range(kh):
             rows = slice(a, a + sh * (h - 1) + 1, sh)
@@ -144,10 +155,14 @@ def _phase_forward(x: np.ndarray, kernel: np.ndarray, strides: tuple, crops: tup
                 width = widths[t]
                 z = scratch("convT_run", (m, h, w, width), dtype)
                 np.matmul(xs, kg[a, t, :, :width], out=z.reshape(m * h * w, width))
+                copy = first_writes and a < sh and t == 0
 
-                def add(share, rows=rows, t=t, z=z, width=width):
+                def add(share, rows=rows, t=t, z=z, width=width, copy=copy):
                     target = full[share, rows, t:t + w, :width]
-                    target += z[share]
+                    if copy:
+                        target[...] = z[share]
+                    else:
+                        target += z[share]
 
                 split(add, m, work=z.size)
         # crop: rows ct .. ct + ho, columns cl .. cl + wo of the (m, hf, wg * sw, F) scatter
