@@ -17,3 +17,15 @@ def test_bench_api_smoke_run_writes_every_case(tmp_path):
         assert name in text, name
     for mode in ("| forward |", "| train step |", "| forward+backward |", "| iteration |", "| step |"):
         assert mode in text, mode
+
+
+def test_gemm_bound_smoke_run_prints_every_product():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gemm_bound.py"), "--smoke"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    rows = lines[lines.index("|---|---:|---:|---:|---:|---:|---:|---:|") + 1:]
+    assert len(rows) == 4, proc.stdout
+    for row in rows:  # seven numbers after the product's name: times, rates and ratios
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == 7 and all(float(c) > 0 for c in cells), row
