@@ -722,7 +722,8 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
     """Conv2D's forward pass keeps its patch matrix for the kernel gradient in a training step
     that wants that gradient (the discriminator's own step), not while the generator trains through
     the frozen discriminator, not for a frozen kernel and not in predict; the updates are the same
-    as gathering the patches again."""
+    as gathering the patches again. The two convolutions' patch matrices have the same shape, so
+    one kept in a buffer that the other reuses would give the other's patches."""
     from upsampling.layers import convolutional
 
     real_conv2d = convolutional.conv2d
@@ -738,15 +739,15 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
     def build():
         urandom.set_random_seed(6)
         g = Sequential([layers.Input((3,)), layers.Dense(4 * 4 * 2), layers.Reshape((4, 4, 2)),
-                        layers.Conv2DTranspose(3, 4, strides=2, padding="same")], name="g")
-        d = Sequential([layers.Input((8, 8, 3)), layers.Conv2D(4, 3, strides=2, padding="same"),
-                        layers.LeakyReLU(0.2), layers.Conv2D(6, 3, padding="same"), layers.Flatten(),
+                        layers.Conv2DTranspose(4, 4, strides=2, padding="same")], name="g")
+        d = Sequential([layers.Input((8, 8, 4)), layers.Conv2D(4, 3, padding="same"),
+                        layers.LeakyReLU(0.2), layers.Conv2D(4, 3, padding="same"), layers.Flatten(),
                         layers.Dense(1, activation="sigmoid")], name="d")
         return _compose_gan(g, d, 0.1, 0.1)
 
     rng = np.random.default_rng(8)
     z = rng.normal(size=(5, 3)).astype(np.float32)
-    images = rng.normal(size=(5, 8, 8, 3)).astype(np.float32)
+    images = rng.normal(size=(5, 8, 8, 4)).astype(np.float32)
     ones = np.ones((5, 1), np.float32)
     results = []
     for keeping in (True, False):
@@ -764,6 +765,84 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
         assert kept == ([False, False, True, True, False, False, True, False] if keeping else [False] * 8)
         results.append(g.get_weights() + d.get_weights())
     for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kept_patches_stay_within_the_steps_allowance(monkeypatch):
+    """Past the step's allowance for kept arrays the later convolutions gather again (so a deep
+    network's peak memory does not grow by every layer's patches), with the same updates."""
+    from upsampling import autograd
+    from upsampling.layers import convolutional
+
+    real_conv2d = convolutional.conv2d
+    kept = []
+
+    def spy(*args, **kwargs):
+        y, cache = real_conv2d(*args, **kwargs)
+        kept.append(cache.patches is not None)
+        return y, cache
+
+    monkeypatch.setattr(convolutional, "conv2d", spy)
+    one = 5 * 6 * 6 * 3 * 3 * 4 * 4  # bytes of one layer's patch matrix
+
+    def train(allowance):
+        monkeypatch.setattr(autograd, "KEEP_BYTES_PER_STEP", allowance)
+        urandom.set_random_seed(3)
+        model = Sequential([layers.Input((6, 6, 4))] + [layers.Conv2D(4, 3, padding="same") for _ in range(3)]
+                           + [layers.Flatten(), layers.Dense(1)])
+        model.compile(optimizers.SGD(0.05), "mse")
+        x = np.random.default_rng(1).normal(size=(5, 6, 6, 4)).astype(np.float32)
+        kept.clear()
+        model.train_on_batch(x, np.ones((5, 1), np.float32))
+        return list(kept), model.get_weights()
+
+    all_kept, everything = train(3 * one)
+    two_kept, partly = train(2 * one + one // 2)
+    none_kept, gathered = train(0)
+    assert all_kept == [True] * 3 and two_kept == [True, True, False] and none_kept == [False] * 3
+    for a, b, c in zip(everything, partly, gathered):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+
+
+def test_training_step_marks_nest_and_stay_in_their_thread():
+    import threading
+
+    from upsampling import autograd
+
+    a, b = autograd.Variable("a", np.zeros(2)), autograd.Variable("b", np.zeros(2))
+    assert not autograd.gradient_expected(a) and not autograd.keep_bytes(1)
+    seen = []
+    with autograd.training_step([a]):
+        assert autograd.gradient_expected(a) and not autograd.gradient_expected(b)
+        with autograd.training_step([b]):
+            assert autograd.gradient_expected(b) and not autograd.gradient_expected(a)
+            assert autograd.keep_bytes(autograd.KEEP_BYTES_PER_STEP)
+            assert not autograd.keep_bytes(1)  # the inner step's allowance is spent
+        assert autograd.gradient_expected(a) and not autograd.gradient_expected(b)
+        assert autograd.keep_bytes(1)  # the outer step's allowance is its own
+        worker = threading.Thread(target=lambda: seen.append(autograd.gradient_expected(a)))
+        worker.start()
+        worker.join()
+    assert seen == [False]
+    assert not autograd.gradient_expected(a) and not autograd.keep_bytes(1)
+
+
+def test_an_unbuilt_model_trains_on_its_first_batch():
+    """A model without an Input gets its weights during its first training step, and that step
+    updates them as it does for the same model built beforehand."""
+    x = np.random.default_rng(2).normal(size=(6, 3)).astype(np.float32)
+    y = np.random.default_rng(3).normal(size=(6, 1)).astype(np.float32)
+    results = []
+    for built in (False, True):
+        urandom.set_random_seed(5)
+        model = Sequential(([layers.Input((3,))] if built else []) + [layers.Dense(4), layers.Dense(1)])
+        model.compile(optimizers.SGD(0.1), "mse")
+        losses = [model.train_on_batch(x, y) for _ in range(2)]
+        assert losses[1] < losses[0]
+        results.append((losses, model.get_weights()))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_array_equal(a, b)
 
 

@@ -156,19 +156,23 @@ def input_gradient_needed(grads) -> bool:
 
 _step = threading.local()
 
+# what the layers of one training step may keep for their backward pass, in all (`keep_bytes`)
+KEEP_BYTES_PER_STEP = 64 << 20
+
 
 @contextmanager
 def training_step(wanted: Iterable[Variable]):
     """Mark the forward pass of a training step whose backward pass will ask for the gradients of
     `wanted` (a compiled model's `train_on_batch`), so that a layer's forward pass may keep what
-    only those gradients read (`gradient_expected`). Nested marks see the innermost; the mark is
-    per thread."""
-    previous = getattr(_step, "wanted", None)
+    only those gradients read (`gradient_expected`, `keep_bytes`). Nested marks see the innermost;
+    the mark is per thread."""
+    previous = getattr(_step, "wanted", None), getattr(_step, "budget", 0)
     _step.wanted = {id(v) for v in wanted}
+    _step.budget = KEEP_BYTES_PER_STEP
     try:
         yield
     finally:
-        _step.wanted = previous
+        _step.wanted, _step.budget = previous
 
 
 def gradient_expected(variable: Variable) -> bool:
@@ -176,6 +180,17 @@ def gradient_expected(variable: Variable) -> bool:
     False outside one: a forward pass there keeps nothing extra, whatever comes after it."""
     wanted = getattr(_step, "wanted", None)
     return wanted is not None and id(variable) in wanted
+
+
+def keep_bytes(nbytes: int) -> bool:
+    """Take `nbytes` from the running training step's allowance for kept arrays; False (and nothing
+    taken) outside a step or past KEEP_BYTES_PER_STEP, so a deep network keeps only its first
+    layers' arrays instead of raising the step's peak memory by every layer's."""
+    budget = getattr(_step, "budget", 0)
+    if getattr(_step, "wanted", None) is None or nbytes > budget:
+        return False
+    _step.budget = budget - nbytes
+    return True
 
 
 def value_and_grad(forward: Callable, loss: Callable, x, y_true, *, training: bool = True):

@@ -294,9 +294,9 @@ class Trainer:
             # Non-trainable state a forward pass may change (BatchNormalization's moving statistics),
             # kept so that a step with a non-finite loss leaves every weight as it was.
             state = [(v, v.numpy()) for v in self.weights if not v.trainable]
-            variables = self._compiled_variables
-            with training_step(variables):  # a layer may keep what its weight gradient reads
+            with training_step(self._compiled_variables):  # a layer may keep what its weight gradient reads
                 y_pred, backward = self.forward(x, training=True)
+            variables = self._compiled_variables  # after the forward pass: an unbuilt model has weights now
             preds, ys = _as_list(y_pred), self._targets(y)
             loss, values, dys = self._losses(ys, preds, sample_weight, want_grad=True)
             loss += self._penalty(variables)

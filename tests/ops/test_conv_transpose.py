@@ -118,6 +118,8 @@ PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
     ((3, 5), (3, 2), ((1, 0), (2, 1))),      # stride 3 over 3 rows, two groups and a half per row
     ((2, 2), (3, 3), ((0, 0), (0, 0))),      # kernel narrower than the stride: gaps stay zero
     ((1, 1), (2, 2), ((0, 1), (1, 0))),
+    ((3, 1), (2, 2), ((1, 0), (0, 1))),      # every row phase copied in, runs only partly filled
+    ((2, 2), (2, 3), ((0, 1), (1, 0))),
 ]
 
 

@@ -252,6 +252,10 @@ def test_dense_products_over_one_input_are_the_outer_product(dtype):
     np.testing.assert_array_equal(dx, naive)
     np.testing.assert_allclose(dk, x2.T @ dy, rtol=1e-6)
     np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-6)
+    # anything else is still a matrix product, with its shape rules
+    with pytest.raises(ValueError):
+        dense(rng.standard_normal((3, 4)).astype(dtype), kernel[:, :4])
+    assert dense(x[0], kernel[:, 0]).shape == (3,)
 
 
 @pytest.mark.parametrize("groups,chunk_bytes,kept", [(1, 1 << 30, True), (1, 1, False), (2, 1 << 30, False)],

@@ -11,7 +11,7 @@ import numpy as np
 
 from upsampling import activations as _activations
 from upsampling import initializers, shapes
-from upsampling.autograd import gradient_expected, input_gradient_needed, wants_gradient
+from upsampling.autograd import gradient_expected, input_gradient_needed, keep_bytes, wants_gradient
 from upsampling.layers.base import Layer
 from upsampling.layers.core import (WEIGHT_OPTIONS, apply_activation, check_positive_int, check_unsupported,
                                     weight_options, weight_options_config)
@@ -156,9 +156,10 @@ class Conv2D(_Conv):
         pads = tuple(shapes.conv_padding(i, k, s, d, self.padding) for i, k, s, d in
                      zip((h, w), self.kernel_size, self.strides, self.dilation_rate))
         # in a training step that will want the kernel gradient, the patches are kept for it
+        # (within the step's allowance for kept arrays)
         y, cache = conv2d(x, self.kernel.value, strides=self.strides, pads=pads,
                           dilation=self.dilation_rate, groups=self.groups, bias=self._bias(),
-                          keep_patches=training and gradient_expected(self.kernel))
+                          keep_patches=keep_bytes if training and gradient_expected(self.kernel) else False)
         return self._finish(x, y, lambda dz, need_dk, need_dx: conv2d_backward(dz, cache, need_dkernel=need_dk,
                                                                                need_dx=need_dx))
 

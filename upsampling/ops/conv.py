@@ -53,7 +53,9 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
 
     `keep_patches`: the backward pass will want the kernel gradient, so keep the patch matrix
     for it instead of gathering it again, if it is one chunk (groups 1, the im2col path, at most
-    CHUNK_BYTES): the same products, so the same numbers, one gather fewer per training step.
+    CHUNK_BYTES): the same products, so the same numbers, one gather fewer per training step. A
+    callable is asked `keep_patches(nbytes)` first and keeps them only if it returns True (a
+    memory allowance).
     """
     kh, kw, cg, f = kernel.shape
     fg = f // groups
@@ -69,7 +71,8 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (
         patches = im2col(xg, (kh, kw), strides, dilation)
         n, ho, wo = patches.shape[:3]
         kept = None
-        if keep_patches and groups == 1 and len(_batch_chunks(patches)) == 1:
+        if keep_patches and groups == 1 and len(_batch_chunks(patches)) == 1 and (
+                not callable(keep_patches) or keep_patches(patches.size * xp.dtype.itemsize)):
             kept = np.empty(patches.shape, dtype=xp.dtype)
             cache = cache._replace(patches=kept)
         yg = np.empty((n, ho, wo, fg), dtype=np.result_type(x, kernel))
