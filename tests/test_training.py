@@ -718,7 +718,24 @@ def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(mon
             np.testing.assert_array_equal(a, b)
 
 
-def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_asked_for(monkeypatch):
+@pytest.fixture
+def kept(monkeypatch):
+    """Records, for each Conv2D forward pass, whether it kept its patch matrix."""
+    from upsampling.layers import convolutional
+
+    real_conv2d = convolutional.conv2d
+    record = []
+
+    def spy(*args, **kwargs):
+        y, cache = real_conv2d(*args, **kwargs)
+        record.append(cache.patches is not None)
+        return y, cache
+
+    monkeypatch.setattr(convolutional, "conv2d", spy)
+    return record
+
+
+def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_asked_for(kept, monkeypatch):
     """Conv2D's forward pass keeps its patch matrix for the kernel gradient in a training step
     that wants that gradient (the discriminator's own step), not while the generator trains through
     the frozen discriminator, not for a frozen kernel and not in predict; the updates are the same
@@ -726,15 +743,6 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
     one kept in a buffer that the other reuses would give the other's patches."""
     from upsampling.layers import convolutional
 
-    real_conv2d = convolutional.conv2d
-    kept = []
-
-    def spy(*args, **kwargs):
-        y, cache = real_conv2d(*args, **kwargs)
-        kept.append(cache.patches is not None)
-        return y, cache
-
-    monkeypatch.setattr(convolutional, "conv2d", spy)
 
     def build():
         urandom.set_random_seed(6)
@@ -768,21 +776,10 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
         np.testing.assert_array_equal(a, b)
 
 
-def test_kept_patches_stay_within_the_steps_allowance(monkeypatch):
+def test_kept_patches_stay_within_the_steps_allowance(kept, monkeypatch):
     """Past the step's allowance for kept arrays the later convolutions gather again (so a deep
     network's peak memory does not grow by every layer's patches), with the same updates."""
     from upsampling import autograd
-    from upsampling.layers import convolutional
-
-    real_conv2d = convolutional.conv2d
-    kept = []
-
-    def spy(*args, **kwargs):
-        y, cache = real_conv2d(*args, **kwargs)
-        kept.append(cache.patches is not None)
-        return y, cache
-
-    monkeypatch.setattr(convolutional, "conv2d", spy)
     one = 5 * 6 * 6 * 3 * 3 * 4 * 4  # bytes of one layer's patch matrix
 
     def train(allowance):
