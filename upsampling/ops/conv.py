@@ -15,7 +15,7 @@ spread onto the taps, then one GEMM.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -45,7 +45,8 @@ class ConvCache(NamedTuple):
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, *, strides=(1, 1), pads=((0, 0), (0, 0)),
-           dilation=(1, 1), groups: int = 1, bias=None, keep_patches: bool = False):
+           dilation=(1, 1), groups: int = 1, bias=None,
+           keep_patches: bool | Callable[[int], bool] = False):
     """y = conv(x, kernel) (+ bias (F,)) with explicit pads ((top, bottom), (left, right)).
 
     Returns (y (N, Ho, Wo, F), cache for `conv2d_backward`). The bias is added chunk by chunk
@@ -227,8 +228,8 @@ def conv2d_backward(dy: np.ndarray, cache: ConvCache, *, need_dx: bool = True, n
         dkernel, groups_left = None, 0
     elif cache.patches is not None:
         # the forward pass's one-chunk patch matrix: (kh*kw*C, N*Ho*Wo) @ (N*Ho*Wo, F)
-        dkernel = (cache.patches.reshape(-1, kh * kw * cg).T @ dy.reshape(-1, f)).reshape(kernel.shape).astype(
-            kernel.dtype, copy=False)
+        dk = cache.patches.reshape(-1, kh * kw * cg).T @ dy.reshape(-1, f)
+        dkernel = dk.reshape(kernel.shape).astype(kernel.dtype, copy=False)
         groups_left = 0
     elif use_taps(cg, f, cache.strides, groups):
         dkernel = _taps_kernel_grad(dy, cache)

@@ -124,8 +124,9 @@ def _phase_forward(x: np.ndarray, kernel: np.ndarray, strides: tuple, crops: tup
     ho, wo = hf - ct - cb, (w - 1) * sw + kw - cl - cr
     run = sw * f
     dtype = np.result_type(x, kernel)
-    # (kh, kw, F, C), zero-padded to kw = groups_w * sw -> (kh, groups_w, sw, F, C) -> (kh, groups_w, C, sw, F):
-    # K[a, t] maps a pixel's C values to the run of its taps (a, t*sw .. t*sw + sw - 1)
+    # (kh, kw, F, C), zero-padded to kw = groups_w * sw -> (kh, groups_w, sw, F, C)
+    # -> (kh, groups_w, C, sw, F): K[a, t] maps a pixel's C values to the run of its taps
+    # (a, t*sw .. t*sw + sw - 1)
     padded = np.zeros((kh, groups_w * sw, f, c), dtype=dtype)
     padded[:, :kw] = kernel
     kg = np.ascontiguousarray(padded.reshape(kh, groups_w, sw, f, c).transpose(0, 1, 4, 2, 3)).reshape(
