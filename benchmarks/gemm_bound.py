@@ -20,9 +20,8 @@ import argparse
 import multiprocessing as mp
 import os
 import statistics
-import time
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from bench_api import THREAD_VARS, _best_of  # the same thread settings and timing as `make bench`
 
 # name, (M, K, N) of the product, the PyTorch layer it belongs to:
 # (kind, batch, input H, C in, C out, kernel, stride, padding)
@@ -39,13 +38,8 @@ CASES = [
 
 
 def _best(fn, reps: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
+    """Milliseconds of the fastest of `reps` calls after a warm-up."""
+    return _best_of(fn, reps) * 1e3
 
 
 def _cases(smoke: bool) -> list:

@@ -658,6 +658,14 @@ def test_regularizer_gradients_by_finite_differences():
         assert_grad_close(reg.gradient(x), numeric_grad(lambda: reg(x), x), what=type(reg).__name__)
 
 
+def _gan_batch(seed: int, n: int, image_shape: tuple):
+    """n latent points (3 values each), n images and the labels 'real' for the test GANs below."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 3)).astype(np.float32)
+    images = rng.normal(size=(n, *image_shape)).astype(np.float32)
+    return z, images, np.ones((n, 1), np.float32)
+
+
 def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(monkeypatch):
     """A training step asks only for its compiled variables' gradients and not for the model's
     input gradient: the frozen discriminator's layers skip their weight gradients while the
@@ -683,10 +691,7 @@ def test_frozen_layers_skip_their_weight_gradients_and_first_layers_their_dx(mon
             d = Sequential([layers.Input((8, 8, 3)), *d_layers], name="d")
         return _compose_gan(g, d, 0.1, 0.1)
 
-    rng = np.random.default_rng(5)
-    z = rng.normal(size=(6, 3)).astype(np.float32)
-    images = rng.normal(size=(6, 8, 8, 3)).astype(np.float32)
-    ones = np.ones((6, 1), np.float32)
+    z, images, ones = _gan_batch(5, 6, (8, 8, 3))
     asked = []
     real_backward = convolutional.conv2d_backward
 
@@ -753,10 +758,7 @@ def test_a_conv2d_keeps_its_patches_only_for_a_kernel_gradient_that_will_be_aske
                         layers.Dense(1, activation="sigmoid")], name="d")
         return _compose_gan(g, d, 0.1, 0.1)
 
-    rng = np.random.default_rng(8)
-    z = rng.normal(size=(5, 3)).astype(np.float32)
-    images = rng.normal(size=(5, 8, 8, 4)).astype(np.float32)
-    ones = np.ones((5, 1), np.float32)
+    z, images, ones = _gan_batch(8, 5, (8, 8, 4))
     results = []
     for keeping in (True, False):
         if not keeping:
