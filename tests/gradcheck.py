@@ -26,9 +26,12 @@ def assert_grad_close(analytic, numeric, rtol: float = 1e-5, atol: float = 1e-7,
     numeric = np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:
         raise AssertionError(f"{what}: gradient shape {analytic.shape} != {numeric.shape}")
+    if not np.isfinite(analytic).all():  # NaN would slip through the comparison below
+        raise AssertionError(f"{what}: the analytic gradient has {np.count_nonzero(~np.isfinite(analytic))} "
+                             "non-finite values")
     scale = max(1.0, float(np.abs(numeric).max(initial=0.0)))
     err = float(np.abs(analytic - numeric).max(initial=0.0))
-    if err > atol + rtol * scale:
+    if not err <= atol + rtol * scale:
         raise AssertionError(f"{what}: max |analytic - numeric| = {err:.3e} (scale {scale:.3e})")
 
 

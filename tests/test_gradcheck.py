@@ -23,3 +23,17 @@ def test_catches_a_gradient_off_by_a_small_factor():
     x = np.random.default_rng(3).standard_normal((4, 4))
     with pytest.raises(AssertionError):
         check_vjp(lambda x: x ** 2, lambda r: [r * 2 * x * 1.001], [x])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_catches_a_gradient_with_non_finite_values(bad):
+    # NaN compares False with everything: a tolerance test written as `err > tol` would pass it
+    x = np.random.default_rng(4).standard_normal((3, 4))
+
+    def backward(r):
+        g = np.cos(x) * r
+        g[1, 2] = bad
+        return [g]
+
+    with pytest.raises(AssertionError, match="non-finite"):
+        check_vjp(lambda x: np.sin(x), backward, [x])

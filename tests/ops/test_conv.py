@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -164,3 +166,29 @@ def test_backward_without_kernel_gradient_gives_the_same_dx(strides, groups):
     dx_only = conv_transpose2d_backward(dyt, ct, need_dkernel=False)
     assert dx_only[1] is None and full[1] is not None
     np.testing.assert_array_equal(dx_only[0], full[0])
+
+
+@pytest.mark.parametrize("pads", [((t, b), (l, r)) for t, b, l, r in itertools.product((-1, 0, 2), repeat=4)])
+def test_pad2d_unpad2d_and_the_scratch_pad_against_a_naive_copy(pads):
+    """Positive pads add zeros, negative ones crop, each side on its own; unpad2d is the adjoint."""
+    from upsampling.ops.im2col import pad2d, pad2d_scratch, unpad2d
+
+    (t, b), (l, r) = pads
+    x = rng.standard_normal((2, 4, 5, 3))
+    want = np.zeros((2, 4 + t + b, 5 + l + r, 3))
+    for i, j in itertools.product(range(want.shape[1]), range(want.shape[2])):
+        if 0 <= i - t < 4 and 0 <= j - l < 5:
+            want[:, i, j] = x[:, i - t, j - l]
+    np.testing.assert_array_equal(pad2d(x, pads), want)
+    np.testing.assert_array_equal(pad2d_scratch(x, pads, "test_pad"), want)
+    z = rng.standard_normal(want.shape)
+    assert np.sum(pad2d(x, pads) * z) == pytest.approx(np.sum(x * unpad2d(z, pads)), rel=1e-12)
+
+
+def test_tap_range_is_every_input_index_that_lands_inside_the_output():
+    from upsampling.ops.im2col import _tap_range
+
+    for length, out_len, s, offset in itertools.product(range(1, 5), range(0, 8), range(1, 4), range(-7, 9)):
+        lo, hi = _tap_range(length, out_len, s, offset)
+        want = [i for i in range(length) if 0 <= i * s + offset < out_len]
+        assert list(range(lo, hi)) == want, (length, out_len, s, offset)

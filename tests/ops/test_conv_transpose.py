@@ -126,9 +126,10 @@ PHASE_CASES = [  # (kh, kw), strides, crops ((top, bottom), (left, right))
 @pytest.mark.parametrize("kernel,strides,crops", PHASE_CASES)
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30], ids=["image_per_chunk", "one_chunk"])
 @pytest.mark.parametrize("count", [1, 2])
-def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, count, monkeypatch):
-    """The phase path: against the naive loops, with bias, one image per chunk or all in one,
-    threads on and off, from scratch buffers holding garbage."""
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
+def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, count, with_bias, monkeypatch):
+    """The phase path: against the naive loops, with and without bias, one image per chunk or all
+    in one, threads on and off, from scratch buffers holding garbage."""
     from upsampling.ops import parallel
 
     monkeypatch.setattr(ct_module, "PHASE_MIN_RUN", 1)
@@ -140,9 +141,9 @@ def test_phase_path_matches_naive_scatter(kernel, strides, crops, chunk_bytes, c
     try:
         x = rng.standard_normal((3, 4, 5, 3))
         kern = rng.standard_normal((*kernel, 2, 3))
-        bias = rng.standard_normal(2)
+        bias = rng.standard_normal(2) if with_bias else np.zeros(2)
         assert ct_module.use_phases(kern.shape, strides, crops, (1, 1), 1)
-        y, _ = conv_transpose2d(x, kern, strides=strides, crops=crops, bias=bias)
+        y, _ = conv_transpose2d(x, kern, strides=strides, crops=crops, bias=bias if with_bias else None)
     finally:
         parallel.set_threads(None)
     hf, wf = (4 - 1) * strides[0] + kernel[0], (5 - 1) * strides[1] + kernel[1]

@@ -91,10 +91,10 @@ def test_convolutions_split_across_threads_match_one_thread(monkeypatch):
     from upsampling.ops import conv as conv_module
     from upsampling.ops.conv_transpose import conv_transpose2d_backward
 
-    from upsampling.ops.im2col import col2im_cropped
+    from upsampling.ops import im2col
 
     monkeypatch.setattr(conv_module, "TAP_BLOCK_BYTES", 1)  # one image per tap-sum block
-    monkeypatch.setitem(col2im_cropped.__kwdefaults__, "block_bytes", 1)  # one image per scatter block
+    monkeypatch.setattr(im2col, "SCATTER_BLOCK_BYTES", 1)  # one image per scatter block
     x = rng.standard_normal((5, 6, 7, 8)).astype(np.float32)
     k_taps = rng.standard_normal((5, 5, 8, 2)).astype(np.float32)
     k_conv = rng.standard_normal((3, 3, 8, 6)).astype(np.float32)

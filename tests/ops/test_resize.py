@@ -164,5 +164,11 @@ def test_unknown_interpolation():
 
 
 def test_not_4d():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"4-D.*Received: shape=\(2, 2, 1\)"):
         upsample2d(np.zeros((2, 2, 1)), size=(2, 2))
+
+
+@pytest.mark.parametrize("size", [(0, 2), (2, 0), (-1, 2), (2, -3)])
+def test_size_must_be_positive_on_each_axis(size):
+    with pytest.raises(ValueError, match=r"upsample2d: `size` must be 2 positive integers. Received: size="):
+        upsample2d(np.zeros((1, 2, 2, 1)), size=size, interpolation="bilinear")

@@ -12,6 +12,9 @@ from numpy.lib.stride_tricks import as_strided
 from upsampling.ops.parallel import split
 from upsampling.ops.workspace import scratch
 
+# col2im_cropped scatters the batch in blocks of about this many bytes of output (cache-sized)
+SCATTER_BLOCK_BYTES = 1 << 20
+
 
 def patch_count(length: int, ke: int, s: int) -> int:
     """How many windows of extent `ke` fit at stride `s` in `length`."""
@@ -52,12 +55,12 @@ def col2im(cols: np.ndarray, shape: tuple, strides: tuple, dilation: tuple) -> n
 def _tap_range(length: int, out_len: int, s: int, offset: int) -> tuple:
     """Input indices [lo, hi) whose target i*s + offset lands inside [0, out_len)."""
     lo = max(0, -(offset // s))  # smallest i with i*s + offset >= 0
-    hi = min(length, (out_len - 1 - offset) // s + 1) if out_len - 1 - offset >= 0 else 0
+    hi = min(length, (out_len - 1 - offset) // s + 1)  # <= 0 when no target is below out_len
     return lo, max(lo, hi)
 
 
 def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tuple, *,
-                   out: np.ndarray | None = None, block_bytes: int = 1 << 20) -> np.ndarray:
+                   out: np.ndarray | None = None, block_bytes: int | None = None) -> np.ndarray:
     """`unpad2d(col2im(cols, full, ...), crops)` without the full-size detour.
 
     cols (N, H, W, kh, kw, C) -> contiguous (N, Ho, Wo, C), the window of the full scatter
@@ -65,8 +68,8 @@ def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tup
     negative crops append zeros as in `unpad2d`. Taps landing in the cropped border are skipped.
     `out`, if given, must be zero and of that shape (e.g. a channel slice of a larger array).
 
-    The batch is processed in blocks of about `block_bytes` of output, so the kh*kw read-add-write
-    passes over each block stay in the core's cache.
+    The batch is processed in blocks of about `block_bytes` (default SCATTER_BLOCK_BYTES) of
+    output, so the kh*kw read-add-write passes over each block stay in the core's cache.
     """
     n, h, w, kh, kw, c = cols.shape
     (sh, sw), (dh, dw) = strides, dilation
@@ -86,6 +89,7 @@ def col2im_cropped(cols: np.ndarray, crops: tuple, strides: tuple, dilation: tup
                 rows = slice(o0, o0 + sh * (i1 - i0 - 1) + 1, sh)
                 cols_ = slice(p0, p0 + sw * (j1 - j0 - 1) + 1, sw)
                 taps.append((a, b, slice(i0, i1), slice(j0, j1), rows, cols_))
+    block_bytes = SCATTER_BLOCK_BYTES if block_bytes is None else block_bytes
     step = max(1, block_bytes // max(1, ho * wo * c * cols.itemsize))
     blocks = [slice(n0, n0 + step) for n0 in range(0, n, step)]
 

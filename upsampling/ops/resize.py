@@ -89,7 +89,7 @@ def upsample2d(x: np.ndarray, *, size: tuple[int, int], interpolation: str = "ne
         raise ValueError(f"upsample2d expects a 4-D (N, H, W, C) array. Received: shape={x.shape}")
     sh, sw = (int(s) for s in size)
     if sh <= 0 or sw <= 0:
-        raise ValueError(f"`size` must be 2 positive integers. Received: size={size}")
+        raise ValueError(f"upsample2d: `size` must be 2 positive integers. Received: size={size}")
     n, h, w, c = x.shape
     if interpolation == "nearest":
         y = np.repeat(np.repeat(x, sh, axis=1), sw, axis=2)  # (N, H*sh, W*sw, C), exact copies
