@@ -157,3 +157,22 @@ def test_upsampling_shape_is_size_times_input(size):
     layer = layers.UpSampling2D(size)
     assert layer(np.zeros((2, 3, 5, 4))).shape == (2, 3 * sh, 5 * sw, 4)
     assert tuple(keras().layers.UpSampling2D(size).compute_output_shape((None, 3, 5, 4))) == (None, 3 * sh, 5 * sw, 4)
+
+
+def test_check_elements_multiplies_every_known_axis_and_checks_each_output():
+    from upsampling import shapes
+
+    shapes.check_elements((None, 2 ** 14, 2 ** 14, 1), "x")  # exactly the limit
+    with pytest.raises(ValueError, match=r"^L: the output would have shape \(None, 2, 134217729\), "
+                                         r"268,435,458 elements per sample, more than the limit of 268,435,456"):
+        shapes.check_elements((None, 2, 2 ** 27 + 1), "L")
+    # without a batch axis every axis counts, and the message does not say "per sample"
+    shapes.check_elements((2 ** 28,), "x", batch_axis=False)
+    with pytest.raises(ValueError, match=r"the weight would have shape \(2, 134217729\), 268,435,458 elements, more"):
+        shapes.check_elements((2, 2 ** 27 + 1), "x", "weight", batch_axis=False)
+    # several outputs: each is checked on its own
+    shapes.check_elements([(None, 4), (None, 2 ** 28)], "x")
+    with pytest.raises(ValueError, match=r"shape \(None, 268435457\)"):
+        shapes.check_elements([(None, 4), (None, 2 ** 28 + 1)], "x")
+    with pytest.raises(ValueError, match=r"shape \(None, 3, 89478486\)"):
+        shapes.check_elements([(None, 2 ** 28), [None, 3, 89478486]], "x")

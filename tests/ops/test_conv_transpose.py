@@ -54,6 +54,37 @@ def test_dilation_and_groups_match_naive(k, s, d, g):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
+# off the phase and gather paths: the per-pixel kernel copies scattered by col2im_cropped
+SCATTER_CASES = [((3, 3), (2, 2), (2, 2), 1, ((1, 1), (1, 1))),     # dilated
+                 ((4, 4), (2, 2), (1, 1), 2, ((1, 1), (1, 1))),     # grouped
+                 ((4, 4), (2, 2), (1, 1), 1, ((1, -1), (0, 2))),    # a negative crop appends zeros
+                 ((3, 3), (1, 1), (1, 1), 2, ((1, 1), (0, 2)))]     # stride 1, grouped
+
+
+@pytest.mark.parametrize("k,s,d,g,crops", SCATTER_CASES)
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one_chunk", "image_per_chunk"])
+@pytest.mark.parametrize("block_bytes", [None, 1], ids=["one_block", "image_per_block"])
+def test_scatter_path_in_chunks_matches_naive(k, s, d, g, crops, chunk_bytes, block_bytes, monkeypatch):
+    """The batch in chunks of kernel copies and the scatter in blocks of images, one image each
+    or all at once: the same numbers as the naive loops. Each chunk and block must add into its
+    own images only."""
+    from upsampling.ops import im2col
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(ct_module, "CHUNK_BYTES", chunk_bytes)
+    if block_bytes is not None:
+        monkeypatch.setattr(im2col, "SCATTER_BLOCK_BYTES", block_bytes)
+    x = rng.standard_normal((3, 4, 3, 4))
+    kern = rng.standard_normal((*k, 3, 4))  # (kh, kw, F/g, C): F = 3g
+    bias = rng.standard_normal(3 * g)
+    assert not ct_module.use_phases(kern.shape, s, crops, d, g)
+    y, _ = conv_transpose2d(x, kern, strides=s, crops=crops, dilation=d, groups=g, bias=bias)
+    full = [(n - 1) * st + (kk - 1) * dd + 1 for n, st, kk, dd in zip((4, 3), s, k, d)]
+    out = tuple(fl - sum(c) for fl, c in zip(full, crops))
+    ref = conv_transpose2d_naive(x, kern, s, out, (crops[0][0], crops[1][0]), d, g) + bias
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("k,s,padding,op", [(3, 2, "same", None), (4, 2, "same", None), (3, 2, "valid", None),
                                             (1, 3, "valid", None), (5, 3, "same", 2), (2, 2, "valid", 1)])
 def test_is_the_adjoint_of_conv2d(k, s, padding, op):

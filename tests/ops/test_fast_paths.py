@@ -87,31 +87,41 @@ def test_fused_bias_equals_adding_it_afterwards(c, f, s):
 
 
 def test_convolutions_split_across_threads_match_one_thread(monkeypatch):
-    """col2im blocks, patch copies, padding and tap sums split over threads: same numbers."""
+    """col2im blocks, patch copies, padding and tap sums split over threads and into one-image
+    blocks: the same numbers as one thread with the default (whole-batch) blocks."""
     from upsampling.ops import conv as conv_module
+    from upsampling.ops import im2col
     from upsampling.ops.conv_transpose import conv_transpose2d_backward
 
-    from upsampling.ops import im2col
-
-    monkeypatch.setattr(conv_module, "TAP_BLOCK_BYTES", 1)  # one image per tap-sum block
-    monkeypatch.setattr(im2col, "SCATTER_BLOCK_BYTES", 1)  # one image per scatter block
     x = rng.standard_normal((5, 6, 7, 8)).astype(np.float32)
     k_taps = rng.standard_normal((5, 5, 8, 2)).astype(np.float32)
     k_conv = rng.standard_normal((3, 3, 8, 6)).astype(np.float32)
     k_t = rng.standard_normal((4, 4, 3, 8)).astype(np.float32)
-    results = []
-    for count in (1, 3):
-        parallel.set_threads(count)
-        monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+
+    def run():
         y1, c1 = conv2d(x, k_taps, pads=((2, 2), (2, 2)), bias=np.ones(2, np.float32))
         y2, c2 = conv2d(x, k_conv, strides=(2, 2), pads=((1, 1), (1, 1)))
         y3, c3 = conv_transpose2d(x, k_t, strides=(2, 2), crops=((1, 1), (1, 1)))
         grads = [*conv2d_backward(np.ones_like(y1), c1), *conv2d_backward(y2, c2),
                  *conv_transpose2d_backward(y3, c3)]
-        results.append([y1, y2, y3, *grads])
-    parallel.set_threads(None)
-    for one, many in zip(*results):
-        np.testing.assert_allclose(many, one, rtol=1e-6, atol=1e-5)
+        return [y1, y2, y3, *grads]
+
+    parallel.set_threads(1)
+    try:
+        reference = run()
+    finally:
+        parallel.set_threads(None)
+    monkeypatch.setattr(conv_module, "TAP_BLOCK_BYTES", 1)  # one image per tap-sum block
+    monkeypatch.setattr(im2col, "SCATTER_BLOCK_BYTES", 1)  # one image per scatter block
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    for count in (1, 3):
+        parallel.set_threads(count)
+        try:
+            results = run()
+        finally:
+            parallel.set_threads(None)
+        for got, want in zip(results, reference):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(6, 5, 4, 3), (40, 7)])
