@@ -52,6 +52,11 @@ BUGS = {
     "g_toward_fake": ("upsampling/gan/trainer.py",
         "g_loss = self.gan.train_on_batch(latent, np.ones((2 * half, 1), np.float32))",
         "g_loss = self.gan.train_on_batch(latent, np.zeros((2 * half, 1), np.float32))"),
+    "scatter_blocks_overlap": ("upsampling/ops/im2col.py",
+        "blocks = [slice(n0, n0 + step) for n0 in range(0, n, step)]",
+        "blocks = [slice(None, n0 + step) for n0 in range(0, n, step)]"),
+    "phase_output_float64": ("upsampling/ops/conv_transpose.py",
+        "y = np.empty((n, ho, wo, f), dtype=dtype)", "y = np.empty((n, ho, wo, f), dtype=np.float64)"),
 }
 
 # Runs pytest as on a machine without the oracles: an import hook refuses torch and keras.
