@@ -192,3 +192,19 @@ def test_tap_range_is_every_input_index_that_lands_inside_the_output():
         lo, hi = _tap_range(length, out_len, s, offset)
         want = [i for i in range(length) if 0 <= i * s + offset < out_len]
         assert list(range(lo, hi)) == want, (length, out_len, s, offset)
+
+
+@pytest.mark.parametrize("crops", [((0, 0), (0, 0)), ((1, 2), (0, 1)), ((2, -1), (-2, 3)), ((6, 0), (0, 5))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_col2im_cropped_is_col2im_then_unpad2d(crops, dtype):
+    """Its contract, on its own output buffer: the full scatter, cropped (negative crops append
+    zeros), in the patches' dtype; crops larger than a tap's reach skip that tap."""
+    from upsampling.ops.im2col import col2im_cropped, unpad2d
+
+    (sh, sw), (dh, dw) = (2, 1), (1, 2)
+    cols = rng.standard_normal((2, 4, 3, 3, 2, 5)).astype(dtype)  # (N, H, W, kh, kw, C)
+    full = (2, (4 - 1) * sh + (3 - 1) * dh + 1, (3 - 1) * sw + (2 - 1) * dw + 1, 5)
+    got = col2im_cropped(cols, crops, (sh, sw), (dh, dw))
+    want = unpad2d(col2im(cols.astype(np.float64), full, (sh, sw), (dh, dw)), crops)
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -1,4 +1,5 @@
-"""Every convolution path keeps its input's float dtype, forward and backward.
+"""Every convolution path keeps its input's float dtype, forward and backward, and returns None
+for a gradient it was not asked for.
 
 float32 in must give float32 out (Keras's dtype, half the memory of float64), and float64 must stay
 float64 (the gradient checks run in it). Each case picks one of the kernels' paths: the stride-1
@@ -53,3 +54,9 @@ def test_convolutions_keep_the_input_dtype(name, op, backward, kernel_shape, kw,
     np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
     for got, want in zip((dx, dk), backward(np.ones_like(y_ref), cache_ref)):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    # a gradient not asked for is None, and the other one is unchanged
+    only_dk, dk2 = backward(np.ones_like(y), cache, need_dx=False)
+    dx2, only_dx = backward(np.ones_like(y), cache, need_dkernel=False)
+    assert only_dk is None and only_dx is None
+    np.testing.assert_array_equal(dk2, dk)
+    np.testing.assert_array_equal(dx2, dx)
