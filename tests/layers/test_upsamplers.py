@@ -106,6 +106,51 @@ def test_subpixel_crd_equals_torch_conv_then_pixel_shuffle(k, r, activation):
     np.testing.assert_allclose(y, nhwc(want), atol=1e-12)
 
 
+SUBPIXEL_CASES = [  # filters, kernel, scale, padding, dilation, data_format, use_bias
+    (2, 3, 2, "same", 1, "channels_last", True),
+    (3, (2, 3), 3, "valid", 1, "channels_last", False),
+    (2, 3, 2, "same", 2, "channels_first", True),
+    (1, 2, 3, "valid", (1, 2), "channels_first", False),
+]
+
+
+@pytest.mark.parametrize("filters,k,r,padding,d,data_format,use_bias", SUBPIXEL_CASES)
+def test_subpixel_every_argument_against_torch(filters, k, r, padding, d, data_format, use_bias):
+    """Values against torch's Conv2d + pixel_shuffle (CRD), the output shape the model reports, and
+    the weights the layer owns, for every argument of the layer."""
+    x = rng.standard_normal((2, 5, 6, 3))  # NHWC
+    layer = layers.SubPixelConv2D(filters, k, scale=r, padding=padding, mode="CRD", dilation_rate=d,
+                                  data_format=data_format, use_bias=use_bias, bias_initializer="random_normal",
+                                  kernel_regularizer="l2", bias_regularizer="l2" if use_bias else None, **F64)
+    first = data_format == "channels_first"
+    xin = x.transpose(0, 3, 1, 2) if first else x
+    model = Sequential([layers.Input(xin.shape[1:]), layer])
+    y = model.predict(xin, verbose=0)
+    assert model.output_shape == (None,) + y.shape[1:]
+    weights = layer.get_weights()
+    assert [v.name for v in layer.weights] == (["kernel", "bias"] if use_bias else ["kernel"])
+    assert weights[0].shape == layer.kernel_size + (3, filters * r * r)
+    assert len(layer.losses) == len(weights)  # each weight's regularizer is attached
+    conv = torch.nn.Conv2d(3, filters * r * r, k, padding=padding, dilation=d, bias=use_bias).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(weights[0].transpose(3, 2, 0, 1)))
+        if use_bias:
+            conv.bias.copy_(torch.from_numpy(weights[1]))
+    with torch.no_grad():
+        want = F.pixel_shuffle(conv(nchw(x)), r).numpy()  # NCHW
+    np.testing.assert_allclose(y, want if first else want.transpose(0, 2, 3, 1), atol=1e-12)
+
+
+def test_subpixel_defaults_and_icnr_at_scale_three():
+    layer = layers.SubPixelConv2D(2)
+    assert (layer.kernel_size, layer.scale, layer.padding, layer.mode) == ((3, 3), 2, "same", "DCR")
+    icnr = layers.SubPixelConv2D(2, 3, scale=3, kernel_initializer="icnr", **F64)
+    icnr(rng.standard_normal((1, 4, 4, 2)))
+    kernel = icnr.get_weights()[0]  # DCR: channel p * F + c; every phase p holds the same sub-kernel
+    for p in range(9):
+        np.testing.assert_array_equal(kernel[..., p * 2:(p + 1) * 2], kernel[..., :2])
+
+
 def test_subpixel_dcr_channel_order_is_tf_depth_to_space():
     x = rng.standard_normal((1, 3, 3, 2))
     dcr = layers.SubPixelConv2D(2, 3, mode="DCR", **F64)
@@ -180,6 +225,7 @@ GRAD_CASES = [
     ("blur", lambda: layers.BlurUpSampling2D(**F64), (2, 3, 3, 2)),
     ("depth_to_space_cf", lambda: layers.DepthToSpace(2, data_format="channels_first", **F64), (1, 8, 2, 3)),
     ("pixel_shuffle", lambda: layers.PixelShuffle(2, **F64), (1, 2, 3, 4)),
+    ("depth_to_space_crd", lambda: layers.DepthToSpace(3, mode="CRD", **F64), (1, 2, 2, 18)),
     ("subpixel_icnr_tanh", lambda: layers.SubPixelConv2D(2, 3, kernel_initializer="icnr", activation="tanh",
                                                          **F64), (2, 3, 3, 2)),
     ("subpixel_crd_valid_cf", lambda: layers.SubPixelConv2D(1, 2, scale=3, padding="valid", mode="CRD",
@@ -253,3 +299,56 @@ def test_call_time_errors():
         layers.Resizing(scale_factor=0.1)(np.zeros((1, 4, 4, 1)))
     with pytest.raises(TypeError, match=r"SubPixelConv2D.*`strides` is not supported"):
         layers.SubPixelConv2D(2, 3, strides=2)
+
+
+# ---------------------------------------------------------------- every weight-free upsampler
+SHAPE_CASES = [
+    ("upsampling_nearest_2x3", lambda **kw: layers.UpSampling2D((2, 3), **kw, **F64), 4),
+    ("upsampling_bilinear_3x2", lambda **kw: layers.UpSampling2D((3, 2), interpolation="bilinear", **kw, **F64), 4),
+    ("blur_2x3", lambda **kw: layers.BlurUpSampling2D((2, 3), **kw, **F64), 4),
+    ("depth_to_space_dcr", lambda **kw: layers.DepthToSpace(2, **kw, **F64), 8),
+    ("depth_to_space_crd_3", lambda **kw: layers.DepthToSpace(3, mode="CRD", **kw, **F64), 18),
+    ("pixel_shuffle", lambda **kw: layers.PixelShuffle(**kw, **F64), 8),
+    ("resizing", lambda **kw: layers.Resizing(7, 9, **kw, **F64), 4),
+]
+
+
+@pytest.mark.parametrize("name,make,channels", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
+def test_upsamplers_report_their_shape_and_keep_both_layouts(name, make, channels):
+    """compute_output_shape is the shape the call returns (a known batch size kept), and
+    channels_first gives the channels_last numbers transposed, forward and backward."""
+    x = rng.standard_normal((3, 5, 4, channels))
+    last, first = make(), make(data_format="channels_first")
+    y = last(x)
+    assert last.compute_output_shape(x.shape) == y.shape
+    assert last.compute_output_shape((None,) + x.shape[1:]) == (None,) + y.shape[1:]
+    x_cf = x.transpose(0, 3, 1, 2)
+    y_cf = first(x_cf)
+    assert first.compute_output_shape(x_cf.shape) == y_cf.shape
+    np.testing.assert_allclose(y_cf, y.transpose(0, 3, 1, 2), atol=1e-12)
+    model_last = Sequential([layers.Input(x.shape[1:]), make()])
+    model_first = Sequential([layers.Input(x_cf.shape[1:]), make(data_format="channels_first")])
+    assert model_last.output_shape == (None,) + y.shape[1:]
+    dy = rng.standard_normal(y.shape)
+    dx = model_last.layers[-1].call_forward(x, False)[1](dy, None)
+    dx_cf = model_first.layers[-1].call_forward(x_cf, False)[1](dy.transpose(0, 3, 1, 2), None)
+    np.testing.assert_allclose(dx_cf, dx.transpose(0, 3, 1, 2), atol=1e-12)
+
+
+def test_blur_with_different_sizes_per_axis_is_a_torch_depthwise_transposed_convolution():
+    """size (2, 3): each axis its own stride, its own filter gain (the taps scaled to sum the
+    stride) and its own front crop (L - s) // 2, against torch's conv_transpose2d."""
+    x = rng.standard_normal((2, 5, 4, 3))
+    taps = np.array([1, 3, 3, 1.0])
+    fh, fw = taps * 2 / taps.sum(), taps * 3 / taps.sum()
+    kernel = torch.from_numpy(np.broadcast_to(np.outer(fh, fw), (3, 1, 4, 4)).copy())
+    full = F.conv_transpose2d(nchw(x), kernel, stride=(2, 3), groups=3).numpy()  # uncropped
+    want = full[:, :, 1:1 + 10, 0:0 + 12].transpose(0, 2, 3, 1)  # crops (4 - 2) // 2 and (4 - 3) // 2
+    np.testing.assert_allclose(layers.BlurUpSampling2D((2, 3), **F64)(x), want, atol=1e-12)
+
+
+def test_layer_defaults():
+    assert layers.DepthToSpace().block_size == 2 and layers.DepthToSpace().mode == "DCR"
+    assert layers.PixelShuffle().block_size == 2 and layers.PixelShuffle().mode == "CRD"
+    assert layers.UpSampling2D().size == (2, 2) and layers.UpSampling2D().interpolation == "nearest"
+    assert layers.BlurUpSampling2D().size == (2, 2) and layers.BlurUpSampling2D().filter == (1, 3, 3, 1)
