@@ -33,6 +33,8 @@ def nhwc(t):
     (dict(scale_factor=2.5, interpolation="nearest", coordinate_mode="asymmetric", nearest_mode="floor"),
      dict(scale_factor=2.5, mode="nearest")),
     (dict(height=3, width=10, interpolation="nearest"), dict(size=(3, 10), mode="nearest-exact")),
+    # sizes floor(6 * 1.3) = 7 and floor(4 * 1.7) = 6: the coordinates use the scale, not 7/6 or 6/4
+    (dict(scale_factor=(1.3, 1.7), interpolation="BiLinear"), dict(scale_factor=(1.3, 1.7), mode="bilinear")),
 ])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_resizing_layer_matches_torch(layer_kw, torch_kw, data_format):
@@ -352,3 +354,13 @@ def test_layer_defaults():
     assert layers.PixelShuffle().block_size == 2 and layers.PixelShuffle().mode == "CRD"
     assert layers.UpSampling2D().size == (2, 2) and layers.UpSampling2D().interpolation == "nearest"
     assert layers.BlurUpSampling2D().size == (2, 2) and layers.BlurUpSampling2D().filter == (1, 3, 3, 1)
+
+
+def test_resizing_output_sizes_down_to_one_pixel():
+    x = rng.standard_normal((1, 4, 8, 2))
+    assert layers.Resizing(scale_factor=(0.25, 0.125), **F64)(x).shape == (1, 1, 1, 2)
+    with pytest.raises(ValueError, match="Resizing"):
+        layers.Resizing(scale_factor=(0.2, 1.0), **F64)(x)  # floor(4 * 0.2) = 0 rows
+    for bad in (0, -1.5, (1.0, 0)):
+        with pytest.raises(ValueError, match="scale_factor"):
+            layers.Resizing(scale_factor=bad)
