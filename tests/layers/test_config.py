@@ -46,11 +46,14 @@ def test_from_config_rebuilds_an_equal_layer(make):
 
 
 @pytest.mark.parametrize("ours,theirs", [
-    (lambda L: L.Conv2DTranspose(3, 4, strides=2, padding="same"), None),
+    (lambda L: L.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer="he_normal"), None),
+    (lambda L: L.Conv2D(3, 4, kernel_initializer="he_normal", bias_initializer="ones"), None),
     (lambda L: L.UpSampling2D((2, 3), interpolation="bilinear"), None),
-    (lambda L: L.Dense(5), None),
+    (lambda L: L.Dense(5, kernel_initializer="orthogonal"), None),
 ])
 def test_config_keys_cover_keras_arguments(ours, theirs):
+    """The keys Keras writes (no extra ones: a file we write must load in Keras), and the
+    initializers serialized as Keras serializes them."""
     keras = pytest.importorskip("keras")
     mine = ours(layers).get_config()
     kconf = ours(keras.layers).get_config()
@@ -58,6 +61,9 @@ def test_config_keys_cover_keras_arguments(ours, theirs):
                    "bias_constraint", "lora_rank", "lora_alpha", "quantization_config"}
     missing = set(kconf) - set(mine) - unsupported
     assert not missing, missing
+    assert not set(mine) - set(kconf), set(mine) - set(kconf)
+    for key in ("kernel_initializer", "bias_initializer"):
+        assert mine.get(key) == kconf.get(key), key
     for key in ("filters", "kernel_size", "strides", "padding", "data_format", "size", "interpolation", "units",
                 "use_bias", "output_padding"):
         if key in kconf:

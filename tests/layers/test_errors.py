@@ -1,5 +1,7 @@
 """Every bad argument or misfitting input: a ValueError/TypeError naming the layer, the argument,
 the rule and what was received - never a NumPy error from deep inside."""
+import re
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,14 @@ def test_kernel_larger_than_valid_input():
             lambda: layers.Conv2D(1, 5)(np.zeros((1, 3, 3, 1), np.float32)))
     with pytest.raises(ValueError, match=r"zero or negative"):
         Sequential([layers.Input((3, 3, 1)), layers.Conv2D(1, 4)])
+
+
+@pytest.mark.parametrize("kernel,shape", [((3, 1), (1, 2, 5, 1)), ((1, 3), (1, 5, 2, 1))])
+def test_kernel_larger_than_valid_input_known_only_at_call_time(kernel, shape):
+    """Built on unknown sizes, the check happens when the input arrives, on each axis."""
+    model = Sequential([layers.Input((None, None, 1)), layers.Conv2D(1, kernel)])
+    with pytest.raises(ValueError, match=rf"Conv2D.*zero or negative.*Received input_shape={re.escape(str(shape))}"):
+        model.predict(np.zeros(shape, np.float32), verbose=0)
 
 
 def test_reshape_size_mismatch():
