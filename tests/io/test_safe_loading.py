@@ -326,3 +326,87 @@ def test_legacy_h5_files_are_checked_the_same_way(edit, message, tmp_path):
             load_model(path)
 
     assert _peak(load) < 8 << 20
+
+
+def _functional_json():
+    from upsampling.models import Model
+
+    x = layers.Input((4,), name="x")
+    d1 = layers.Dense(3, name="d1")(x)
+    d2 = layers.Dense(3, name="d2")(d1)
+    model = Model(x, layers.Add(name="add")([d1, d2]))
+    return json.loads(model.to_json())
+
+
+def _history(entry, node=0, arg=None):
+    """The keras_history list of one argument tensor of a layer's node (the first one by default)."""
+    args = entry["inbound_nodes"][node]["args"][0]
+    tensor = args[arg] if arg is not None else args
+    return tensor["config"]["keras_history"]
+
+
+def _by_name(cfg, name):
+    return next(e for e in cfg["config"]["layers"] if e["name"] == name)
+
+
+def _empty_layers(cfg):
+    cfg["config"]["layers"] = []
+
+
+def _duplicate_name(cfg):
+    _by_name(cfg, "d2")["name"] = "d1"
+
+
+def _nodes_not_a_list(cfg):
+    _by_name(cfg, "d1")["inbound_nodes"] = {"args": []}
+
+
+def _short_reference(cfg):
+    _by_name(cfg, "d2")["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["d1", 0]
+
+
+def _unknown_layer(cfg):
+    _history(_by_name(cfg, "d2"))[0] = "nowhere"
+
+
+def _tensor_index(cfg):
+    _history(_by_name(cfg, "add"), arg=1)[2] = 5
+
+
+def _call_kwargs(cfg):
+    _by_name(cfg, "d1")["inbound_nodes"][0]["kwargs"] = {"mask": [1, 0]}
+
+
+def _two_args(cfg):
+    node = _by_name(cfg, "d1")["inbound_nodes"][0]
+    node["args"] = node["args"] + node["args"]
+
+
+def _cycle(cfg):
+    _history(_by_name(cfg, "d1"))[0] = "d2"  # d1 <- d2 <- d1: neither is ever computed
+
+
+def _output_never_produced(cfg):
+    cfg["config"]["output_layers"] = [["d2", 3, 0]]
+
+
+@pytest.mark.parametrize("edit,message", [
+    (_empty_layers, r"a functional model's `layers` must be a non-empty list"),
+    (_duplicate_name, r"two layers are named 'd1'"),
+    (_nodes_not_a_list, r"layer 'd1': `inbound_nodes` must be a list"),
+    (_short_reference, r"malformed tensor reference \['d1', 0\]"),
+    (_unknown_layer, r"a node refers to the unknown layer 'nowhere'"),
+    (_tensor_index, r"tensor index 5 of layer 'd2' does not exist"),
+    (_call_kwargs, r"layer 'd1': call arguments \['mask'\] are not supported"),
+    (_two_args, r"layer 'd1': expected one positional argument per call, found 2"),
+    (_cycle, r"the graph cannot be rebuilt: the inputs of \['d1', 'd2', 'add'\] are never produced"),
+    (_output_never_produced, r"`output_layers` names a tensor the graph does not produce"),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else None)
+def test_a_crafted_functional_graph_is_refused_with_what_is_wrong(edit, message):
+    """Each way a functional model's graph can be broken in a file: a LoadError (a ValueError)
+    that says what is wrong and where, never a KeyError, IndexError or a half-built model."""
+    cfg = _functional_json()
+    model_from_json(json.dumps(cfg))  # the unedited graph loads
+    edit(cfg)
+    with pytest.raises(LoadError, match=message):
+        model_from_json(json.dumps(cfg))
