@@ -35,7 +35,9 @@ def test_gemm_bound_smoke_run_bounds_every_case_left_over_one():
         assert len(cells) == 8 and all(float(c) > 0 for c in cells), row
 
 
-def test_gemm_bound_lists_the_products_the_kernels_run():
+def test_gemm_bound_product_lists_have_the_cases_shapes_and_sizes():
+    """The lists' own shapes and arithmetic, written out here from the layers' sizes (the kernels
+    themselves are not run: this pins what the table claims to time)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import gemm_bound

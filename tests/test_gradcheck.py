@@ -37,3 +37,18 @@ def test_catches_a_gradient_with_non_finite_values(bad):
 
     with pytest.raises(AssertionError, match="non-finite"):
         check_vjp(lambda x: np.sin(x), backward, [x])
+
+
+def test_catches_a_numeric_gradient_that_is_not_a_number():
+    # sqrt at 0: the central difference reads sqrt(-eps) = NaN; an analytic 0 there must not pass
+    x = np.array([[0.0, 1.0], [4.0, 9.0]])
+
+    def forward(x):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x)
+
+    def backward(r):
+        return [r * np.where(x > 0, 0.5 / np.sqrt(np.where(x > 0, x, 1.0)), 0.0)]
+
+    with pytest.raises(AssertionError, match="max"):
+        check_vjp(forward, backward, [x])

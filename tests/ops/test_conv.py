@@ -194,7 +194,7 @@ def test_tap_range_is_every_input_index_that_lands_inside_the_output():
         assert list(range(lo, hi)) == want, (length, out_len, s, offset)
 
 
-@pytest.mark.parametrize("crops", [((0, 0), (0, 0)), ((1, 2), (0, 1)), ((2, -1), (-2, 3)), ((6, 0), (0, 5))])
+@pytest.mark.parametrize("crops", [((0, 0), (0, 0)), ((1, 2), (0, 1)), ((2, -1), (-2, 3)), ((6, 0), (0, 3))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_col2im_cropped_is_col2im_then_unpad2d(crops, dtype):
     """Its contract, on its own output buffer: the full scatter, cropped (negative crops append
@@ -206,5 +206,5 @@ def test_col2im_cropped_is_col2im_then_unpad2d(crops, dtype):
     full = (2, (4 - 1) * sh + (3 - 1) * dh + 1, (3 - 1) * sw + (2 - 1) * dw + 1, 5)
     got = col2im_cropped(cols, crops, (sh, sw), (dh, dw))
     want = unpad2d(col2im(cols.astype(np.float64), full, (sh, sw), (dh, dw)), crops)
-    assert got.dtype == dtype and got.shape == want.shape
+    assert got.dtype == dtype and got.shape == want.shape and got.size > 0
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
