@@ -1,8 +1,8 @@
 """Is a case GEMM-bound? The matrix products a case must run, timed alone, against PyTorch's whole case.
 
 For the convolution cases of `make bench` and its default training step (BOUNDED below), this
-lists the matrix-matrix products our kernels run for it (the same shapes, float32) and times them back to back, with NumPy (`np.matmul`, the
-OpenBLAS that NumPy ships) and with PyTorch (`torch.mm`), beside PyTorch's whole case as
+lists the matrix-matrix products our kernels run for it (the same shapes, float32) and times them
+back to back, with NumPy (`np.matmul`, the OpenBLAS that NumPy ships) and with PyTorch (`torch.mm`), beside PyTorch's whole case as
 `benchmarks/bench_api.py` times it (its faster layout). The products are a floor: whatever else a
 case does (im2col and phase-path copies, bias, normalisation, activations, the optimizer) comes on
 top. If the floor alone takes about as long as PyTorch's whole case, no arrangement of the passes
@@ -10,7 +10,7 @@ around the products can bring the case under 1.0; only a faster product could.
 
 Each product is written as its smallest form: a transposed convolution's forward pass as one
 x @ (all taps) product (the phase path splits it into one product per kernel row and tap group,
-which is no faster), a weight gradient as A^T @ B on the stored matrices (BLAS reads the
+which measured slower, so the single product is the lower bound), a weight gradient as A^T @ B on the stored matrices (BLAS reads the
 transpose in place, as the kernels do). Left out as too small to matter: BatchNormalization's
 column sums (ones @ block matrix-vector products) and the Dense input gradient over one unit
 (a broadcast multiply).

@@ -21,7 +21,7 @@ def test_bench_api_smoke_run_writes_every_case(tmp_path):
         assert mode in text, mode
 
 
-def test_gemm_bound_smoke_run_bounds_every_case_left_over_one():
+def test_gemm_bound_smoke_run_prints_a_row_per_bounded_case():
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gemm_bound.py"), "--smoke"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -168,7 +168,8 @@ def test_check_elements_multiplies_every_known_axis_and_checks_each_output():
         shapes.check_elements((None, 2, 2 ** 27 + 1), "L")
     # without a batch axis every axis counts, and the message does not say "per sample"
     shapes.check_elements((2 ** 28,), "x", batch_axis=False)
-    with pytest.raises(ValueError, match=r"the weight would have shape \(2, 134217729\), 268,435,458 elements, more"):
+    with pytest.raises(ValueError, match=r"the weight would have shape \(2, 134217729\), 268,435,458 "
+                                         r"elements, more"):
         shapes.check_elements((2, 2 ** 27 + 1), "x", "weight", batch_axis=False)
     # several outputs: each is checked on its own
     shapes.check_elements([(None, 4), (None, 2 ** 28)], "x")
@@ -177,7 +178,8 @@ def test_check_elements_multiplies_every_known_axis_and_checks_each_output():
     with pytest.raises(ValueError, match=r"shape \(None, 3, 89478486\)"):
         shapes.check_elements([(None, 2 ** 28), [None, 3, 89478486]], "x")
     # each output keeps the owner, the name of what is checked and the batch-axis rule
-    with pytest.raises(ValueError, match=r"^L: the weight would have shape \(4, 67108865\), 268,435,460 elements, more"):
+    with pytest.raises(ValueError, match=r"^L: the weight would have shape \(4, 67108865\), 268,435,460 "
+                                         r"elements, more"):
         shapes.check_elements([(1, 2), (4, 2 ** 26 + 1)], "L", "weight", batch_axis=False)
     # one shape given as a list; a known batch size and unknown axes elsewhere do not count
     with pytest.raises(ValueError, match=r"shape \(None, 268435457\)"):

@@ -138,7 +138,6 @@ def test_subpixel_every_argument_against_torch(filters, k, r, padding, d, data_f
         conv.weight.copy_(torch.from_numpy(weights[0].transpose(3, 2, 0, 1)))
         if use_bias:
             conv.bias.copy_(torch.from_numpy(weights[1]))
-    with torch.no_grad():
         want = F.pixel_shuffle(conv(nchw(x)), r).numpy()  # NCHW
     np.testing.assert_allclose(y, want if first else want.transpose(0, 2, 3, 1), atol=1e-12)
 
@@ -306,7 +305,8 @@ def test_call_time_errors():
 # ---------------------------------------------------------------- every weight-free upsampler
 SHAPE_CASES = [
     ("upsampling_nearest_2x3", lambda **kw: layers.UpSampling2D((2, 3), **kw, **F64), 4),
-    ("upsampling_bilinear_3x2", lambda **kw: layers.UpSampling2D((3, 2), interpolation="bilinear", **kw, **F64), 4),
+    ("upsampling_bilinear_3x2",
+     lambda **kw: layers.UpSampling2D((3, 2), interpolation="bilinear", **kw, **F64), 4),
     ("blur_2x3", lambda **kw: layers.BlurUpSampling2D((2, 3), **kw, **F64), 4),
     ("depth_to_space_dcr", lambda **kw: layers.DepthToSpace(2, **kw, **F64), 8),
     ("depth_to_space_crd_3", lambda **kw: layers.DepthToSpace(3, mode="CRD", **kw, **F64), 18),

@@ -20,7 +20,8 @@ ct_module = importlib.import_module("upsampling.ops.conv_transpose")
 CASES = [
     ("conv2d stride 1, one output channel (tap sums)", conv2d, conv2d_backward, (3, 3, 4, 1),
      dict(pads=((1, 1), (1, 1)))),
-    ("conv2d stride 2 (im2col GEMM)", conv2d, conv2d_backward, (3, 3, 4, 6), dict(strides=(2, 2), pads=((0, 1), (0, 1)))),
+    ("conv2d stride 2 (im2col GEMM)", conv2d, conv2d_backward, (3, 3, 4, 6),
+     dict(strides=(2, 2), pads=((0, 1), (0, 1)))),
     ("conv2d grouped", conv2d, conv2d_backward, (3, 3, 2, 6), dict(groups=2, pads=((1, 1), (1, 1)))),
     ("conv2d dilated", conv2d, conv2d_backward, (3, 3, 4, 6), dict(dilation=(2, 2), pads=((2, 2), (2, 2)))),
     ("conv_transpose2d k4 s2 (phase path)", conv_transpose2d, conv_transpose2d_backward, (4, 4, 6, 4),
